@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Set up the course in a project-local environment, then open it, test it or grade it.
+
+    python3 course.py lab      # set up, then open the course in JupyterLab
+    python3 course.py test     # set up, then run the whole test suite
+    python3 course.py check    # grade your own exercises (nbval, lax mode)
+    python3 course.py setup    # only set up
+
+Only the standard library is used here, so this runs on a fresh machine that has
+nothing but Python. Everything is installed into ``.venv`` beside this file; a
+second run skips the install when requirements.txt and pyproject.toml are
+unchanged (a hash of both is stored in the environment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".course-installed"
+SUPPORTED = ((3, 10), (3, 13))  # the Python versions TensorFlow 2.21 publishes wheels for
+QUIET_TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}  # see coursetools/quiet_env.py
+GRAPHVIZ_HELP = (
+    "Graphviz's `dot` program is missing, so model diagrams cannot be drawn. Install it with "
+    "your system's package manager: `sudo apt-get install graphviz` (Debian/Ubuntu), "
+    "`brew install graphviz` (macOS) or `conda install graphviz`."
+)
+
+
+def say(message: str) -> None:
+    print(f"[course] {message}", flush=True)
+
+
+def requirements_hash() -> str:
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def check_python() -> None:
+    version = sys.version_info[:2]
+    if not SUPPORTED[0] <= version <= SUPPORTED[1]:
+        low, high = (".".join(map(str, v)) for v in SUPPORTED)
+        sys.exit(f"[course] Python {low} to {high} is needed (3.11 recommended); this is {sys.version.split()[0]}.")
+
+
+def ensure_environment() -> None:
+    """Create .venv and install the pinned requirements, unless that is already done."""
+    check_python()
+    wanted = requirements_hash()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted and PYTHON.exists():
+        say("environment up to date (.venv), skipping install")
+        return
+    started = time.monotonic()
+    if not PYTHON.exists():
+        say("creating .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+    say("installing pinned requirements (first time: about a minute and 2 GB)")
+    subprocess.run(pip + ["-r", str(ROOT / "requirements.txt")], check=True)
+    subprocess.run(pip + ["--no-deps", "--editable", str(ROOT)], check=True)
+    STAMP.write_text(wanted + "\n")
+    say(f"installed in {time.monotonic() - started:.0f} s")
+
+
+def ensure_graphviz(required: bool) -> None:
+    """Model diagrams need Graphviz's `dot`; install it where we may, else say how."""
+    if shutil.which("dot"):
+        return
+    apt = shutil.which("apt-get")
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if apt and is_root:
+        say("installing Graphviz (Debian package graphviz)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run([apt, "-qq", "update"], check=False, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run([apt, "-qq", "install", "-y", "graphviz"], check=False, env=env, stdout=subprocess.DEVNULL)
+    if shutil.which("dot"):
+        return
+    if required:
+        sys.exit(f"[course] {GRAPHVIZ_HELP} The notebook tests compare the diagrams' cells, so they need it too.")
+    say(f"warning: {GRAPHVIZ_HELP}")
+
+
+def course_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for key, value in QUIET_TF_ENV.items():
+        env.setdefault(key, value)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def run(args: list[str]) -> int:
+    return subprocess.run(args, cwd=ROOT, env=course_env()).returncode
+
+
+def test(extra: list[str]) -> int:
+    """The whole suite: unit tests, then every lesson and solution under strict nbval."""
+    ensure_environment()
+    ensure_graphviz(required=True)
+    started = time.monotonic()
+    code = run([str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadscope", *extra])
+    say(f"test suite finished in {time.monotonic() - started:.0f} s")
+    return code
+
+
+def check_exercises(extra: list[str]) -> int:
+    """A learner's self-grading: run exercise notebooks, compare only the check cells."""
+    ensure_environment()
+    targets = extra or ["exercises"]
+    return run([str(PYTHON), "-m", "pytest", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env", *targets])
+
+
+def lab(extra: list[str]) -> int:
+    ensure_environment()
+    ensure_graphviz(required=False)
+    return run([str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}", *(extra or ["notebooks/01_layers.ipynb"])])
+
+
+COMMANDS = {
+    "lab": lab,
+    "test": test,
+    "check": check_exercises,
+    "setup": lambda extra: (ensure_environment(), ensure_graphviz(required=False), 0)[-1],
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

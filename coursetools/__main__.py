@@ -1,0 +1,5 @@
+import sys
+
+from coursetools.cli import main
+
+sys.exit(main())

@@ -1,0 +1,131 @@
+"""Build ``exercises/`` from ``solutions/``: the solved notebook is the single source.
+
+Each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region becomes one line per
+name the solution assigns, ``name = not_done("1.2")``. The answer cell then runs
+without error, its check cell reports "not done yet", and every other cell,
+including the check cell and its stored success output, is kept as it is.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from coursetools import schema
+
+
+class BuildError(ValueError):
+    """A solution notebook breaks a rule the builder relies on."""
+
+
+def assigned_names(code: str) -> list[str]:
+    """Top-level names a solution region binds, in order of first binding."""
+    names: list[str] = []
+
+    def add(target: ast.AST) -> None:
+        if isinstance(target, ast.Name) and target.id not in names:
+            names.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                add(element)
+
+    for node in ast.parse(code).body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                add(target)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            add(node.target)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            add(ast.Name(id=node.name))
+    return names
+
+
+def placeholder(region: str, exercise_id: str) -> list[str]:
+    """The learner's lines that replace one solution region."""
+    names = assigned_names(region)
+    if not names:
+        raise BuildError(f"the solution region of exercise {exercise_id} assigns no name to check")
+    lines = [f'# Exercise {exercise_id}: replace not_done("{exercise_id}") with your code.']
+    lines += [f'{name} = not_done("{exercise_id}")' for name in names]
+    return lines
+
+
+def strip_solutions(source: str, exercise_id: str) -> str:
+    """Replace every solution region of one answer cell's source."""
+    out: list[str] = []
+    region: list[str] | None = None
+    for line in source.splitlines():
+        marker = line.strip()
+        if marker == schema.BEGIN_SOLUTION:
+            if region is not None:
+                raise BuildError(f"exercise {exercise_id}: nested BEGIN SOLUTION")
+            if line != marker:
+                raise BuildError(f"exercise {exercise_id}: solution regions must not be indented")
+            region = []
+        elif marker == schema.END_SOLUTION:
+            if region is None:
+                raise BuildError(f"exercise {exercise_id}: END SOLUTION without BEGIN")
+            out += placeholder("\n".join(region), exercise_id)
+            region = None
+        elif region is not None:
+            region.append(line)
+        else:
+            out.append(line)
+    if region is not None:
+        raise BuildError(f"exercise {exercise_id}: BEGIN SOLUTION without END")
+    return "\n".join(out)
+
+
+def build_exercise_notebook(solution: Any) -> Any:
+    """The learner's notebook for one solved notebook (the input is not modified)."""
+    schema.exercises_in(solution)  # raises on inconsistent roles
+    nb = copy.deepcopy(solution)
+    uses_placeholder = False
+    for index, cell in enumerate(nb.cells):
+        text = "".join(cell.source)
+        has_region = schema.BEGIN_SOLUTION in text or schema.END_SOLUTION in text
+        if cell.cell_type != "code":
+            if has_region:
+                raise BuildError(f"cell {index}: solution regions belong in code cells")
+            continue
+        if has_region and not schema.is_answer(cell):
+            raise BuildError(f"cell {index}: a solution region outside an answer cell")
+        if schema.is_answer(cell):
+            if not has_region:
+                raise BuildError(f"answer cell {index} has no solution region")
+            cell.source = strip_solutions(text, schema.exercise_id(cell))
+            cell.outputs = []
+            cell.execution_count = None
+            uses_placeholder = True
+    if uses_placeholder and not any(
+        "not_done" in "".join(c.source) and "import" in "".join(c.source)
+        for c in nb.cells
+        if c.cell_type == "code" and not schema.is_answer(c)
+    ):
+        raise BuildError("the notebook never imports not_done, which its placeholders use")
+    return nb
+
+
+def render(nb: Any) -> str:
+    """The exact text a notebook is stored as, so staleness is a string comparison."""
+    return nbformat.writes(nb) + "\n"
+
+
+def build_all(solutions: Path, exercises: Path, *, write: bool) -> list[Path]:
+    """Build every exercise notebook; return those that were (or would be) changed."""
+    changed: list[Path] = []
+    for solution_path in sorted(solutions.glob("*.ipynb")):
+        built = render(build_exercise_notebook(nbformat.read(solution_path, as_version=4)))
+        target = exercises / solution_path.name
+        if not target.exists() or target.read_text(encoding="utf-8") != built:
+            changed.append(target)
+            if write:
+                exercises.mkdir(parents=True, exist_ok=True)
+                target.write_text(built, encoding="utf-8")
+    expected = {p.name for p in solutions.glob("*.ipynb")}
+    changed += [p for p in sorted(exercises.glob("*.ipynb")) if p.name not in expected]
+    return changed

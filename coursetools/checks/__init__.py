@@ -1,0 +1,1 @@
+"""Checks, one module per lesson. Each module registers its exercises on import."""

@@ -1,0 +1,60 @@
+"""One entry point for the course's tooling: ``python -m coursetools COMMAND``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _build(args: argparse.Namespace) -> int:
+    from coursetools.build import build_all
+
+    changed = build_all(ROOT / "solutions", ROOT / "exercises", write=not args.check)
+    for path in changed:
+        print(f"{'stale' if args.check else 'wrote'}: {path.relative_to(ROOT)}")
+    if args.check and changed:
+        print("exercises/ is out of date: run `python -m coursetools build-exercises`")
+        return 1
+    return 0
+
+
+def _execute(args: argparse.Namespace) -> int:
+    from coursetools.execute import refresh
+
+    for name in args.notebooks:
+        refresh(Path(name))
+        print(f"executed: {name}")
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from coursetools.benchmark import main as benchmark_main
+
+    return benchmark_main(args.notebooks or None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="coursetools", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build-exercises", help="regenerate exercises/ from solutions/")
+    build.add_argument("--check", action="store_true", help="only report stale notebooks")
+    build.set_defaults(run=_build)
+
+    execute = sub.add_parser("execute", help="re-run notebooks and store their outputs")
+    execute.add_argument("notebooks", nargs="+")
+    execute.set_defaults(run=_execute)
+
+    bench = sub.add_parser("benchmark", help="time every notebook: wall, slowest cell, peak memory")
+    bench.add_argument("notebooks", nargs="*")
+    bench.set_defaults(run=_benchmark)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

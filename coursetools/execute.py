@@ -1,0 +1,42 @@
+"""Run notebooks top to bottom in a fresh kernel, the way nbval and the grader do.
+
+Used to refresh the committed outputs of lessons and solutions. Outputs are kept
+clean: no per-cell timing metadata, and the kernel gets the quiet TensorFlow
+environment so no start-up log lands in a cell.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+
+from coursetools.quiet_env import apply_quiet_env
+
+
+def make_client(nb: Any, workdir: Path, *, timeout: int = 120, allow_errors: bool = False) -> NotebookClient:
+    """A client that runs ``nb`` with the current environment's Python kernel."""
+    apply_quiet_env()
+    return NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+        allow_errors=allow_errors,
+        record_timing=False,
+    )
+
+
+def execute_notebook(path: Path, *, allow_errors: bool = False) -> Any:
+    """Execute a notebook and return it; cells tagged ``raises-exception`` may raise."""
+    nb = nbformat.read(path, as_version=4)
+    make_client(nb, path.parent, allow_errors=allow_errors).execute()
+    return nb
+
+
+def refresh(path: Path) -> None:
+    """Execute ``path`` and store it back with its new outputs."""
+    nb = execute_notebook(path)
+    nbformat.write(nb, path)

@@ -1,0 +1,34 @@
+"""Helpers for the check tests: assert a pass, or a failure naming the mistake."""
+
+from __future__ import annotations
+
+import pytest
+
+from coursetools.evidence import export_evidence, load_evidence
+from coursetools.feedback import CheckFailed
+from coursetools.registry import run_check
+
+
+def assert_passes(exercise_id: str, **evidence: object) -> str:
+    line = run_check(exercise_id, **evidence)
+    assert line.startswith(f"✅ {exercise_id} passed"), line
+    return line
+
+
+def assert_fails(exercise_id: str, phrase: str, **evidence: object) -> CheckFailed:
+    """The check must reject the evidence with a message containing ``phrase``."""
+    with pytest.raises(CheckFailed) as caught:
+        run_check(exercise_id, **evidence)
+    message = caught.value.message()
+    assert phrase.lower() in message.lower(), f"{phrase!r} not in:\n{message}"
+    assert "Traceback" not in message
+    return caught.value
+
+
+def round_trip(tmp_path, **evidence: object) -> dict[str, object]:
+    """The evidence as the grader's clean process would see it after export."""
+    loaded = {}
+    for name, value in evidence.items():
+        entry = export_evidence(value, tmp_path / "evidence", name)
+        loaded[name] = load_evidence(entry, tmp_path / "evidence")
+    return loaded
