@@ -21,3 +21,24 @@ def dense_by_hand_example() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     kernel = np.round(rng.normal(size=(3, 4)), 2).astype("float32")
     bias = np.array([0.5, -1.0, 0.25, 1.5], dtype="float32")
     return x, kernel, bias
+
+
+def load_digits_split(test_fraction: float = 0.25, *, flat: bool = True):
+    """scikit-learn's 8x8 handwritten digits, scaled to [0, 1], split once and for all.
+
+    Returns ``(x_train, y_train), (x_test, y_test)``. The digits ship inside
+    scikit-learn (1,797 images), so nothing is downloaded. The split is stratified
+    with a fixed seed: every lesson, exercise and check sees the same held-out set.
+    With ``flat=False`` images keep their (8, 8) shape, for pictures.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype("float32")
+    x = images.reshape(len(images), -1) if flat else images
+    y = digits.target.astype("int64")
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=test_fraction, random_state=0, stratify=y
+    )
+    return (x_train, y_train), (x_test, y_test)
