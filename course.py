@@ -110,7 +110,8 @@ def test(extra: list[str]) -> int:
     ensure_environment()
     ensure_graphviz(required=True)
     started = time.monotonic()
-    code = run([str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadscope", *extra])
+    # testpaths (pyproject.toml): tests/, and notebooks/ + solutions/ compared strictly by nbval.
+    code = run([str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadscope", "--nbval", "--nbval-current-env", *extra])
     say(f"test suite finished in {time.monotonic() - started:.0f} s")
     return code
 
@@ -118,8 +119,9 @@ def test(extra: list[str]) -> int:
 def check_exercises(extra: list[str]) -> int:
     """A learner's self-grading: run exercise notebooks, compare only the check cells."""
     ensure_environment()
-    targets = extra or ["exercises"]
-    return run([str(PYTHON), "-m", "pytest", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env", *targets])
+    targets = [] if any(not arg.startswith("-") for arg in extra) else ["exercises"]
+    return run([str(PYTHON), "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "--nbval-lax",
+                "--nbval-current-env", *extra, *targets])
 
 
 def lab(extra: list[str]) -> int:
