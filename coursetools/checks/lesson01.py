@@ -78,14 +78,14 @@ def dense_by_hand(y_by_hand: object) -> str:
     if np.allclose(y, expected, atol=1e-4):
         return "relu(x @ kernel + bias) matches the layer"
     diagnoses = [
-        (x @ kernel + bias, "the activation was not applied", "apply ReLU: np.maximum(..., 0)"),
-        (np.maximum(x @ kernel, 0.0), "the bias is missing", "add the bias before the activation"),
-        (x @ kernel, "both the bias and the activation are missing", "relu(x @ kernel + bias)"),
-        (np.maximum(x @ kernel, 0.0) + bias, "the bias was added after the activation", "add the bias first, then apply ReLU"),
+        (x @ kernel + bias, "the activation was not applied.", "x @ kernel + bias, negative values kept", "apply ReLU: np.maximum(..., 0)"),
+        (np.maximum(x @ kernel, 0.0), "the bias is missing.", "relu(x @ kernel)", "add the bias before the activation"),
+        (x @ kernel, "both the bias and the activation are missing.", "x @ kernel", "add the bias, then apply ReLU"),
+        (np.maximum(x @ kernel, 0.0) + bias, "the bias was added after the activation.", "relu(x @ kernel) + bias", "add the bias first, then apply ReLU"),
     ]
-    for wrong, problem, hint in diagnoses:
+    for wrong, problem, found, hint in diagnoses:
         if np.allclose(y, wrong, atol=1e-4):
-            raise Mistake(problem + ".", expected="relu(x @ kernel + bias)", found="values that match " + problem, hint=hint)
+            raise Mistake(problem, expected="relu(x @ kernel + bias)", found=f"the values of {found}", hint=hint)
     worst = float(np.max(np.abs(y - expected)))
     raise Mistake(
         "the numbers do not match the layer's output.",
