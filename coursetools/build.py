@@ -127,5 +127,8 @@ def build_all(solutions: Path, exercises: Path, *, write: bool) -> list[Path]:
                 exercises.mkdir(parents=True, exist_ok=True)
                 target.write_text(built, encoding="utf-8")
     expected = {p.name for p in solutions.glob("*.ipynb")}
-    changed += [p for p in sorted(exercises.glob("*.ipynb")) if p.name not in expected]
-    return changed
+    orphans = [p for p in sorted(exercises.glob("*.ipynb")) if p.name not in expected]
+    if write:
+        for orphan in orphans:  # its solution was removed or renamed
+            orphan.unlink()
+    return changed + orphans
