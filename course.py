@@ -127,7 +127,11 @@ def check_exercises(extra: list[str]) -> int:
 def lab(extra: list[str]) -> int:
     ensure_environment()
     ensure_graphviz(required=False)
-    return run([str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}", *(extra or ["notebooks/01_layers.ipynb"])])
+    args = [str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")  # containers and CI machines run as root; Jupyter refuses that by default
+    has_path = any(not arg.startswith("-") for arg in extra)
+    return run(args + extra + ([] if has_path else ["notebooks/01_layers.ipynb"]))
 
 
 COMMANDS = {
