@@ -80,12 +80,12 @@ def run_check(exercise_id: str, **evidence: object) -> str:
         raise TypeError(
             f"check {exercise_id} takes evidence {list(ex.evidence)}, got {sorted(evidence)}"
         )
-    for name, value in evidence.items():
+    for value in evidence.values():
         if is_not_done(value):
             raise CheckFailed(
                 exercise_id,
                 "not done yet.",
-                expected=f"your answer assigned to `{name}` in the cell above",
+                expected="your own code in the answer cell above",
                 found=f'the placeholder not_done("{exercise_id}")',
                 hint="replace the placeholder with your code, run that cell, then run this one.",
             )
