@@ -35,43 +35,20 @@ class Mistake(Exception):
 
 
 class CheckFailed(AssertionError):
-    """A learner's answer does not do what the exercise asks."""
+    """A learner's answer does not do what the exercise asks: a mistake, tied to its exercise."""
 
-    def __init__(
-        self,
-        exercise_id: str,
-        problem: str,
-        *,
-        expected: str | None = None,
-        found: str | None = None,
-        hint: str | None = None,
-    ) -> None:
+    def __init__(self, exercise_id: str, mistake: Mistake) -> None:
         self.exercise_id = exercise_id
-        self.problem = problem
-        self.expected = expected
-        self.found = found
-        self.hint = hint
+        self.mistake = mistake
         super().__init__(self.message())
-
-    @classmethod
-    def from_mistake(cls, exercise_id: str, mistake: Mistake) -> "CheckFailed":
-        return cls(
-            exercise_id,
-            mistake.problem,
-            expected=mistake.expected,
-            found=mistake.found,
-            hint=mistake.hint,
-        )
 
     def lines(self) -> list[str]:
         """The feedback card, one string per line, with no traceback."""
-        out = [f"{FAIL_MARK} {self.exercise_id}: {self.problem}"]
-        if self.expected is not None:
-            out.append(f"   expected: {self.expected}")
-        if self.found is not None:
-            out.append(f"   found:    {self.found}")
-        if self.hint is not None:
-            out.append(f"   hint:     {self.hint}")
+        m = self.mistake
+        out = [f"{FAIL_MARK} {self.exercise_id}: {m.problem}"]
+        for label, text in (("expected", m.expected), ("found", m.found), ("hint", m.hint)):
+            if text is not None:
+                out.append(f"   {label + ':':<9} {text}")
         return out
 
     def message(self) -> str:

@@ -84,15 +84,17 @@ def run_check(exercise_id: str, **evidence: object) -> str:
         if is_not_done(value):
             raise CheckFailed(
                 exercise_id,
-                "not done yet.",
-                expected="your own code in the answer cell above",
-                found=f'the placeholder not_done("{exercise_id}")',
-                hint="replace the placeholder with your code, run that cell, then run this one.",
+                Mistake(
+                    "not done yet.",
+                    expected="your own code in the answer cell above",
+                    found=f'the placeholder not_done("{exercise_id}")',
+                    hint="replace the placeholder with your code, run that cell, then run this one.",
+                ),
             )
     try:
         detail = ex.check(**evidence)
     except Mistake as mistake:
-        raise CheckFailed.from_mistake(exercise_id, mistake) from None
+        raise CheckFailed(exercise_id, mistake) from None
     return passed_line(exercise_id, detail)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from coursetools import check, not_done
-from coursetools.feedback import CheckFailed
+from coursetools.feedback import CheckFailed, Mistake
 from coursetools.placeholders import NotDoneError
 from coursetools.registry import run_check
 
 
 def test_card_has_problem_expected_found_hint_and_no_traceback():
-    error = CheckFailed("1.1", "the layer has the wrong number of units.", expected="16", found="8", hint="units")
+    error = CheckFailed("1.1", Mistake("the layer has the wrong number of units.", expected="16", found="8", hint="units"))
     lines = error._render_traceback_()
     assert lines[0] == "❌ 1.1: the layer has the wrong number of units."
     assert [l.split(":")[0].strip() for l in lines[1:]] == ["expected", "found", "hint"]
