@@ -113,7 +113,7 @@ def expect_model(value: object, what: str = "your model") -> Any:
     if _is_symbolic(value):
         hint = "that is the output tensor; wrap it: keras.Model(inputs=..., outputs=...)"
     elif isinstance(value, keras.layers.Layer):
-        hint = "a single layer is not a model; put it in keras.Sequential([...])"
+        hint = "a single layer is not a model; build a model around it"
     raise Mistake(f"{what} is not a Keras model.", expected="a keras.Model", found=describe(value), hint=hint)
 
 
@@ -187,7 +187,15 @@ def load_evidence(entry: dict[str, Any], folder: Path) -> object:
     if kind == "keras":
         import keras
 
-        return keras.saving.load_model(folder / entry["file"], safe_mode=True, compile=False)
+        try:
+            return keras.saving.load_model(folder / entry["file"], safe_mode=True, compile=False)
+        except Exception as error:  # custom classes, lambdas: what safe mode refuses to rebuild
+            first_line = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+            return Unexportable(
+                "a saved model that Keras cannot load in safe mode "
+                f"({type(error).__name__}: {first_line}); use built-in layers and the functional or "
+                "Sequential API, without Lambda layers or custom classes"
+            )
     if kind == "array":
         return np.load(folder / entry["file"], allow_pickle=False)
     if kind == "json":

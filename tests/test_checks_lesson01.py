@@ -220,3 +220,23 @@ def _conv():
     layer = layers.Conv1D(6, 3)
     layer.build((None, 20, 10))
     return layer
+
+
+def test_a_model_safe_mode_cannot_load_is_a_verdict_not_a_crash(tmp_path):
+    """A subclassed model saves, but the grader's safe-mode load cannot rebuild its class."""
+    from coursetools.evidence import Unexportable, describe, export_evidence, load_evidence
+
+    class Custom(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(16, activation="relu")
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Custom()
+    model(np.ones((1, 3), "float32"))
+    loaded = load_evidence(export_evidence(model, tmp_path, "model"), tmp_path)
+    assert isinstance(loaded, Unexportable)
+    assert "cannot load in safe mode" in describe(loaded)
+    assert_fails("1.1", "cannot load in safe mode", layer=loaded)
