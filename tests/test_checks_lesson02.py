@@ -1,0 +1,399 @@
+"""Lesson 2 checks: correct models built any way pass; typical mistakes are named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import keras
+from keras import layers
+
+from check_helpers import assert_fails, assert_passes, round_trip
+from coursetools.data import load_digits_split
+from coursetools.placeholders import not_done
+
+
+def seq(*stack, shape=(64,)):
+    """A Sequential model that starts with keras.Input(shape)."""
+    return keras.Sequential([keras.Input(shape=shape), *stack])
+
+
+def dense(units, activation=None, **kwargs):
+    return layers.Dense(units, activation=activation, **kwargs)
+
+
+def functional(shape, *stack):
+    inputs = keras.Input(shape=shape)
+    x = inputs
+    for layer in stack:
+        x = layer(x)
+    return keras.Model(inputs, x)
+
+
+def built(model, batch_shape):
+    model.build(batch_shape)
+    return model
+
+
+def with_add(shape, *stack):
+    model = keras.Sequential()
+    model.add(keras.Input(shape=shape))
+    for layer in stack:
+        model.add(layer)
+    return model
+
+
+def old_style_stack():
+    """The input_shape= style still builds a correct model (it only warns)."""
+    with pytest.warns(UserWarning, match="input_shape"):
+        return keras.Sequential([dense(48, "relu", input_shape=(64,)), dense(24, "relu"), dense(10, "softmax")])
+
+
+def called_on_data(model, x):
+    model(x)
+    return model
+
+
+def field(failure, label):
+    """One line of a feedback card ("expected", "found" or "hint"), read from the message."""
+    for line in failure.message().splitlines():
+        if line.strip().startswith(label + ":"):
+            return line.strip()[len(label) + 1:].strip()
+    return ""
+
+
+# Wrong kinds of answer shared by every model exercise: (value, phrase in the message).
+WRONG_TYPES = [
+    (lambda: None, "None"),
+    (lambda: (lambda: seq(dense(10))), "a function"),
+    (lambda: keras.Sequential, "the class Sequential"),
+    (lambda: keras.Input(shape=(64,)), "symbolic"),
+    (lambda: dense(10, "softmax"), "a single layer is not a model"),
+]
+WRONG_TYPE_IDS = ["none", "function", "class", "symbolic-tensor", "layer"]
+
+
+# --- 2.1 build a given stack: 64 → 48 relu → 24 relu → 10 softmax ---------------------------
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: seq(dense(48, "relu"), dense(24, "relu"), dense(10, "softmax")),
+        lambda: with_add((64,), dense(48, "relu"), dense(24, "relu"), dense(10, "softmax")),
+        lambda: built(keras.Sequential([dense(48, "relu"), dense(24, "relu"), dense(10, "softmax")]), (None, 64)),
+        lambda: seq(dense(48), layers.ReLU(), dense(24), layers.Activation("relu"), dense(10), layers.Softmax()),
+        lambda: functional((64,), dense(48, "relu"), dense(24, "relu"), dense(10, "softmax")),
+        lambda: seq(keras.Sequential([dense(48, "relu"), dense(24, "relu")]), dense(10, "softmax")),
+        lambda: seq(dense(48, keras.activations.relu, name="a"), dense(24, "relu", name="b"), dense(10, "softmax", name="c")),
+        lambda: called_on_data(keras.Sequential([dense(48, "relu"), dense(24, "relu"), dense(10, "softmax")]), np.zeros((2, 64))),
+        old_style_stack,
+    ],
+    ids=["list", "add", "build", "separate-activations", "functional", "nested", "names", "called", "input_shape-style"],
+)
+def test_2_1_accepts(make):
+    line = assert_passes("2.1", model=make())
+    assert "4,546 parameters" in line
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda: keras.Sequential([dense(48, "relu"), dense(24, "relu"), dense(10, "softmax")]), "no weights yet"),
+        (lambda: seq(dense(48, "relu"), dense(24, "relu"), dense(10, "softmax"), shape=(8, 8)), "wrong input"),
+        (lambda: seq(dense(48, "relu"), layers.Dropout(0.2), dense(24, "relu"), dense(10, "softmax")), "Dropout"),
+        (lambda: seq(dense(48, "relu"), dense(10, "softmax")), "2 Dense layer(s), not 3"),
+        (lambda: seq(dense(24, "relu"), dense(48, "relu"), dense(10, "softmax")), "wrong order"),
+        (lambda: seq(dense(48, "relu"), dense(32, "relu"), dense(10, "softmax")), "wrong number of units"),
+        (lambda: seq(dense(48), dense(24, "relu"), dense(10, "softmax")), "no activation (linear)"),
+        (lambda: seq(dense(48, "relu"), dense(24, "relu"), dense(10, "relu")), "output layer has the wrong activation"),
+        (lambda: seq(dense(48, "relu"), dense(24, "relu"), dense(10)), "softmax (so each row is 10 probabilities)"),
+        (lambda: seq(dense(48, "relu", use_bias=False), dense(24, "relu"), dense(10, "softmax")), "wrong number of parameters"),
+        *WRONG_TYPES,
+    ],
+    ids=["unbuilt", "image-input", "extra-dropout", "missing-layer", "order", "units", "hidden-linear", "output-relu",
+         "output-logits", "no-bias", *WRONG_TYPE_IDS],
+)
+def test_2_1_rejects(make, phrase):
+    assert_fails("2.1", phrase, model=make())
+
+
+def test_2_1_wrong_order_reports_both_parameter_counts():
+    failure = assert_fails("2.1", "wrong order", model=seq(dense(24, "relu"), dense(48, "relu"), dense(10, "softmax")))
+    assert "4,546" in field(failure, "expected") and "3,250" in field(failure, "found")  # 64·24+24 + 24·48+48 + 48·10+10
+
+
+def test_2_1_placeholder_says_not_done():
+    assert_fails("2.1", "not done yet", model=not_done("2.1"))
+
+
+# --- 2.2 count parameters of Input(8, 8) → Flatten → Dense(16) → Dense(10) -------------------
+
+def counted_by_keras():
+    model = seq(layers.Flatten(), dense(16, "relu"), dense(10, "softmax"), shape=(8, 8))
+    return model.count_params()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [lambda: 1210, lambda: 8 * 8 * 16 + 16 + 16 * 10 + 10, lambda: np.int64(1210), counted_by_keras],
+    ids=["int", "expression", "numpy-int", "count_params"],
+)
+def test_2_2_accepts(value):
+    assert_passes("2.2", n_params=value())
+
+
+@pytest.mark.parametrize(
+    "value, phrase",
+    [
+        (1184, "biases are missing"),
+        (314, "8 × 8 = 64"),
+        (1040, "only the first"),
+        (170, "only the last"),
+        (26, "counts units"),
+        (1200, "last layer's bias"),
+        (1194, "first layer's bias"),
+        (999, "not the model's parameter count"),
+        (1210.0, "not a whole number"),
+        ("1210", "not a whole number"),
+        (True, "not a whole number"),
+        (None, "None"),
+    ],
+    ids=["no-biases", "flatten-width", "first-only", "last-only", "units", "no-last-bias", "no-first-bias", "other",
+         "float", "string", "bool", "none"],
+)
+def test_2_2_rejects(value, phrase):
+    assert_fails("2.2", phrase, n_params=value)
+
+
+def test_2_2_does_not_reveal_the_answer():
+    failure = assert_fails("2.2", "not the model's parameter count", n_params=999)
+    assert "1,210" not in failure.message() and "1210" not in failure.message()
+
+
+def test_2_2_placeholder_says_not_done():
+    assert_fails("2.2", "not done yet", n_params=not_done("2.2"))
+
+
+# --- 2.3 fix the model that forgot to flatten its 8×8 images ---------------------------------
+
+def broken():
+    return seq(dense(32, "relu"), dense(10, "softmax"), shape=(8, 8))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: seq(layers.Flatten(), dense(32, "relu"), dense(10, "softmax"), shape=(8, 8)),
+        lambda: seq(layers.Reshape((64,)), dense(32, "relu"), dense(10, "softmax"), shape=(8, 8)),
+        lambda: with_add((8, 8), layers.Flatten(), dense(32, "relu"), dense(10, "softmax")),
+        lambda: functional((8, 8), layers.Flatten(), dense(32), layers.ReLU(), dense(10), layers.Softmax()),
+        lambda: built(keras.Sequential([layers.Flatten(), dense(32, "relu"), dense(10, "softmax")]), (None, 8, 8)),
+    ],
+    ids=["flatten", "reshape", "add", "functional-separate-activations", "build"],
+)
+def test_2_3_accepts(make):
+    assert_passes("2.3", model=make())
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (broken, "per pixel row"),
+        (lambda: seq(dense(32, "relu"), dense(10, "softmax")), "no longer takes 8×8 images"),
+        (lambda: seq(dense(32, "relu"), layers.Flatten(), dense(10, "softmax"), shape=(8, 8)), "Flatten comes too late"),
+        (lambda: seq(dense(32, "relu"), dense(10, "softmax"), layers.Flatten(), shape=(8, 8)), "(None, 80)"),
+        (lambda: seq(layers.Flatten(), dense(32, "relu"), dense(10), shape=(8, 8)), "differ from the broken model"),
+        (lambda: seq(layers.Flatten(), dense(64, "relu"), dense(32, "relu"), dense(10, "softmax"), shape=(8, 8)), "differ"),
+        (lambda: keras.Sequential([layers.Flatten(), dense(32, "relu"), dense(10, "softmax")]), "no weights yet"),
+        *WRONG_TYPES,
+    ],
+    ids=["unchanged", "input-changed", "flatten-late", "flatten-last", "no-softmax", "extra-layer", "unbuilt",
+         *WRONG_TYPE_IDS],
+)
+def test_2_3_rejects(make, phrase):
+    assert_fails("2.3", phrase, model=make())
+
+
+def test_2_3_placeholder_says_not_done():
+    assert_fails("2.3", "not done yet", model=not_done("2.3"))
+
+
+# --- 2.4 reach accuracy >= 0.90 on the held-out digits -------------------------------------
+
+def least_squares_weights(x, y):
+    """A linear classifier solved in closed form: instant, deterministic, about 0.94 accurate."""
+    design = np.hstack([x, np.ones((len(x), 1))])
+    solution = np.linalg.lstsq(design, np.eye(10)[y], rcond=None)[0].astype("float32")
+    return [solution[:-1], solution[-1]]
+
+
+def linear_classifier(*, images=False, softmax=True, samples=None):
+    (x_train, y_train), _ = load_digits_split()
+    stack = [layers.Flatten()] if images else []
+    out = dense(10, "softmax" if softmax else None)
+    model = seq(*stack, out, shape=(8, 8) if images else (64,))
+    out.set_weights(least_squares_weights(x_train[:samples], y_train[:samples]))
+    return model
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A model trained the way the lesson does it (a couple of seconds)."""
+    keras.utils.set_random_seed(0)
+    (x_train, y_train), _ = load_digits_split()
+    model = seq(dense(32, "relu"), dense(10, "softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=15, batch_size=32, verbose=0)
+    return model
+
+
+def accuracy_of(model, flat=True):
+    _, (x_test, y_test) = load_digits_split(flat=flat)
+    return float(np.mean(np.argmax(keras.ops.convert_to_numpy(model(x_test)), axis=1) == y_test))
+
+
+def test_2_4_accepts_a_model_trained_with_fit(fitted):
+    assert accuracy_of(fitted) >= 0.90
+    assert assert_passes("2.4", model=fitted).endswith("accuracy >= 0.90 on 450 held-out digits")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: linear_classifier(),
+        lambda: linear_classifier(images=True),
+        lambda: linear_classifier(softmax=False),
+    ],
+    ids=["flat", "images", "logits"],
+)
+def test_2_4_accepts(make):
+    assert_passes("2.4", model=make())
+
+
+def test_2_4_untrained_model_fails_with_its_accuracy():
+    keras.utils.set_random_seed(1)
+    model = seq(dense(32, "relu"), dense(10, "softmax"))
+    accuracy = accuracy_of(model)
+    assert accuracy < 0.3
+    failure = assert_fails("2.4", f"accuracy {accuracy:.2f}", model=model)
+    assert "did fit(" in field(failure, "hint")
+
+
+def test_2_4_undertrained_model_gets_train_longer():
+    model = linear_classifier(samples=60)
+    accuracy = accuracy_of(model)
+    assert 0.3 <= accuracy < 0.90
+    failure = assert_fails("2.4", f"accuracy {accuracy:.2f}", model=model)
+    assert "train longer" in field(failure, "hint")
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda: keras.Sequential([dense(32, "relu"), dense(10, "softmax")]), "never built or trained"),
+        (lambda: seq(dense(1)), "one score per digit class"),
+        (lambda: seq(dense(10, "softmax"), shape=(32,)), "does not accept the digits"),
+        *WRONG_TYPES,
+    ],
+    ids=["unbuilt", "one-output", "wrong-input", *WRONG_TYPE_IDS],
+)
+def test_2_4_rejects(make, phrase):
+    assert_fails("2.4", phrase, model=make())
+
+
+def test_2_4_placeholder_says_not_done():
+    assert_fails("2.4", "not done yet", model=not_done("2.4"))
+
+
+# --- 2.5 a feature extractor built from classifier.inputs -----------------------------------
+
+def make_classifier():
+    keras.utils.set_random_seed(2)
+    return keras.Sequential(
+        [keras.Input(shape=(64,)), dense(32, "relu", name="hidden"), dense(10, "softmax", name="probs")],
+        name="classifier",
+    )
+
+
+def reuse_layer_on_new_input(classifier):
+    inputs = keras.Input(shape=(64,))
+    return keras.Model(inputs, classifier.get_layer("hidden")(inputs))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda c: keras.Model(c.inputs[0], c.get_layer("hidden").output),
+        lambda c: keras.Model(inputs=c.inputs, outputs=c.layers[0].output),
+        lambda c: keras.Model(c.inputs, [c.get_layer("hidden").output]),
+        lambda c: keras.Sequential([keras.Input(shape=(64,)), c.get_layer("hidden")]),
+        reuse_layer_on_new_input,
+    ],
+    ids=["inputs0", "inputs-list", "outputs-list", "sequential-shared-layer", "layer-on-new-input"],
+)
+def test_2_5_accepts(make):
+    classifier = make_classifier()
+    assert_passes("2.5", features=make(classifier), classifier=classifier)
+
+
+def fresh_copy(classifier):
+    keras.utils.set_random_seed(99)
+    return seq(dense(32, "relu"))
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda c: keras.Model(c.inputs, c.outputs), "final output"),
+        (lambda c: c, "final output"),
+        (fresh_copy, "fresh random weights"),
+        (lambda c: keras.Model(c.inputs[0], dense(16)(c.get_layer("hidden").output)), "wrong output shape"),
+        (lambda c: seq(dense(32, "relu"), shape=(8, 8)), "fails on digits of 64 features"),
+        (lambda c: c.get_layer("hidden").output, "wrap it"),
+        (lambda c: c.get_layer("hidden"), "a single layer is not a model"),
+        (lambda c: None, "None"),
+        (lambda c: (lambda: c), "a function"),
+        (lambda c: keras.Model, "the class Model"),
+    ],
+    ids=["outputs", "classifier-itself", "fresh-weights", "extra-layer", "wrong-input", "symbolic", "layer", "none",
+         "function", "class"],
+)
+def test_2_5_rejects(make, phrase):
+    classifier = make_classifier()
+    assert_fails("2.5", phrase, features=make(classifier), classifier=classifier)
+
+
+def test_2_5_placeholder_says_not_done():
+    assert_fails("2.5", "not done yet", features=not_done("2.5"), classifier=make_classifier())
+
+
+# --- the grading path: the same verdicts after export and safe-mode loading ------------------
+
+def test_lesson2_verdicts_survive_export(tmp_path, fitted):
+    classifier = make_classifier()
+    good = {
+        "2.1": {"model": seq(dense(48, "relu"), dense(24, "relu"), dense(10, "softmax"))},
+        "2.2": {"n_params": 1210},
+        "2.3": {"model": seq(layers.Flatten(), dense(32, "relu"), dense(10, "softmax"), shape=(8, 8))},
+        "2.4": {"model": fitted},
+        "2.5": {"features": keras.Model(classifier.inputs, classifier.get_layer("hidden").output), "classifier": classifier},
+    }
+    for exercise_id, evidence in good.items():
+        assert_passes(exercise_id, **round_trip(tmp_path / exercise_id, **evidence))
+
+    keras.utils.set_random_seed(1)
+    untrained = seq(dense(32, "relu"), dense(10, "softmax"))
+    bad = [
+        ("2.1", "wrong order", {"model": seq(dense(24, "relu"), dense(48, "relu"), dense(10, "softmax"))}),
+        ("2.1", "no weights yet", {"model": keras.Sequential([dense(48, "relu"), dense(24, "relu"), dense(10, "softmax")])}),
+        ("2.2", "biases are missing", {"n_params": 1184}),
+        ("2.3", "per pixel row", {"model": broken()}),
+        ("2.4", f"accuracy {accuracy_of(untrained):.2f}", {"model": untrained}),
+        ("2.5", "fresh random weights", {"features": fresh_copy(classifier), "classifier": classifier}),
+        ("2.5", "symbolic", {"features": classifier.get_layer("hidden").output, "classifier": classifier}),
+        ("2.1", "a function", {"model": lambda: 0}),
+        ("2.3", "not done yet", {"model": not_done("2.3")}),
+    ]
+    for index, (exercise_id, phrase, evidence) in enumerate(bad):
+        assert_fails(exercise_id, phrase, **evidence)  # in the learner's kernel ...
+        assert_fails(exercise_id, phrase, **round_trip(tmp_path / f"bad{index}", **evidence))  # ... and after export
