@@ -9,7 +9,7 @@ import keras
 from keras import layers
 
 from check_helpers import assert_fails, assert_passes, round_trip
-from coursetools.checks.lesson03 import given_encoder, given_sequential
+from coursetools.data import given_encoder, given_sequential
 from coursetools.placeholders import not_done
 
 

@@ -12,53 +12,10 @@ import warnings
 
 import numpy as np
 
+from coursetools.data import given_encoder, given_sequential
 from coursetools.evidence import describe, expect_model
 from coursetools.feedback import Mistake
 from coursetools.registry import exercise
-
-# --- The given models ------------------------------------------------------------------
-
-
-def _fixed_weights(seed: int, widths: list[int]) -> list[np.ndarray]:
-    """Kernels and biases for a stack of Dense layers, the same on every machine."""
-    rng = np.random.default_rng(seed)
-    weights: list[np.ndarray] = []
-    for fan_in, units in zip(widths[:-1], widths[1:]):
-        weights.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, units)).astype("float32"))
-        weights.append(rng.normal(0.0, 0.1, size=(units,)).astype("float32"))
-    return weights
-
-
-def given_sequential():
-    """Exercises 3.1 and 3.2: a Sequential digit classifier, 64 -> 32 -> 16 -> 10, fixed weights."""
-    import keras
-    from keras import layers
-
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(64,)),
-            layers.Dense(32, activation="relu", name="hidden_1"),
-            layers.Dense(16, activation="relu", name="hidden_2"),
-            layers.Dense(10, activation="softmax", name="scores"),
-        ],
-        name="given",
-    )
-    model.set_weights(_fixed_weights(303, [64, 32, 16, 10]))
-    return model
-
-
-def given_encoder():
-    """Exercise 3.3: a functional encoder, 64 pixels -> 16 features, with fixed ("trained") weights."""
-    import keras
-    from keras import layers
-
-    pixels = keras.Input(shape=(64,), name="pixels")
-    h = layers.Dense(32, activation="relu", name="encode_1")(pixels)
-    features = layers.Dense(16, activation="relu", name="encode_2")(h)
-    encoder = keras.Model(pixels, features, name="encoder")
-    encoder.set_weights(_fixed_weights(304, [64, 32, 16]))
-    return encoder
-
 
 # --- Helpers -------------------------------------------------------------------------------
 
