@@ -4,6 +4,7 @@
     python3 course.py lab      # set up, then open the course in JupyterLab
     python3 course.py test     # set up, then run the whole test suite
     python3 course.py check    # grade your own exercises (nbval, lax mode)
+    python3 course.py progress # a table of your exercises: passed / failed / not started
     python3 course.py setup    # only set up
 
 Only the standard library is used here, so this runs on a fresh machine that has
@@ -139,6 +140,8 @@ COMMANDS = {
     "test": test,
     "check": check_exercises,
     "setup": lambda extra: (ensure_environment(), ensure_graphviz(required=False), 0)[-1],
+    # your progress: every exercise passed / failed / not started, graded like the instructor grades
+    "progress": lambda extra: (ensure_environment(), run([str(PYTHON), "-m", "coursetools", "progress", *extra]))[-1],
 }
 
 

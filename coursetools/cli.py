@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("notebooks", nargs="*")
     bench.set_defaults(run=_benchmark)
 
+    from coursetools.grading.commands import add_grading_commands
+
+    add_grading_commands(sub, ROOT)  # release, grade, progress, grade-benchmark
+
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -1,0 +1,142 @@
+"""The ``release``, ``grade``, ``progress`` and ``grade-benchmark`` subcommands of ``python -m coursetools``.
+
+Kept here rather than in :mod:`coursetools.cli` so that the CLI module stays a
+short table of commands; heavy imports happen only when a command runs.
+
+Exit codes of ``grade``: 0 the class was graded (whatever the learners scored);
+2 grading could not run (bad arguments, inconsistent course, no verdict process,
+report not writable); 3 the report was written but some notebooks could not be run
+because of the grader's side (see grading.log; grade again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+CANNOT_RUN = 2
+GRADER_FAULTS = 3
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from coursetools.grading.run import Limits
+
+    return Limits(
+        cell_timeout=args.cell_timeout,
+        notebook_timeout=args.notebook_timeout,
+        memory_mb=args.memory_mb,
+        max_output_kb=args.max_output_kb,
+    )
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=2, help="notebooks run at once (default 2)")
+    parser.add_argument("--cell-timeout", type=float, default=120, metavar="S",
+                        help="seconds one cell may run (default 120)")
+    parser.add_argument("--notebook-timeout", type=float, default=900, metavar="S",
+                        help="seconds a whole notebook may run (default 900)")
+    parser.add_argument("--memory-mb", type=int, default=2048, metavar="MB",
+                        help="memory (RSS) a notebook's kernel may use (default 2048)")
+    parser.add_argument("--max-output-kb", type=int, default=1024, metavar="KB",
+                        help="output one learner cell may print (default 1024)")
+
+
+def _release(args: argparse.Namespace, root: Path) -> int:
+    from coursetools.grading.release import ReleaseError, make_release
+
+    try:
+        files = make_release(root, Path(args.out_dir))
+    except ReleaseError as error:
+        print(f"release: {error}", file=sys.stderr)
+        return CANNOT_RUN
+    print(f"released {len(files)} files to {args.out_dir}")
+    return 0
+
+
+def _grade(args: argparse.Namespace, root: Path) -> int:
+    from coursetools.grading.grader import GradeOptions, GradingError, grade_class
+    from coursetools.grading.release import PRISTINE_DIR
+    from coursetools.grading.report import summary, write_report
+    from coursetools.grading.snapshot import CourseError, take_snapshot
+
+    pristine = Path(args.release) / PRISTINE_DIR if args.release else None
+    try:
+        if pristine is not None and not pristine.is_dir():
+            raise CourseError(f"{args.release} is not a release folder (no {PRISTINE_DIR})")
+        snapshot = take_snapshot(root, pristine, args.notebooks or None)
+        options = GradeOptions(
+            workers=args.workers, limits=_limits(args), hidden=not args.no_hidden,
+            keep_work=args.keep_work, progress_bar=not args.no_progress,
+            data_dir=root / "data",
+        )
+        outcome = grade_class(Path(args.submissions), snapshot, options)
+        write_report(outcome, Path(args.out))
+    except (GradingError, CourseError, OSError) as error:
+        print(f"grade: grading could not run: {error}", file=sys.stderr)
+        return CANNOT_RUN
+    print(summary(outcome))
+    print(f"report: {Path(args.out) / 'grades.csv'}, feedback in {Path(args.out) / 'feedback'}")
+    if outcome.grader_faults:
+        print(f"grade: {outcome.grader_faults} notebook(s) could not be run because of the grader "
+              "itself; see grading.log and grade again", file=sys.stderr)
+        return GRADER_FAULTS
+    return 0
+
+
+def _progress(args: argparse.Namespace, root: Path) -> int:
+    from coursetools.grading.grader import GradeOptions, GradingError
+    from coursetools.grading.progress import collect_progress, render_table
+    from coursetools.grading.snapshot import CourseError
+
+    options = GradeOptions(workers=args.workers, limits=_limits(args), progress_bar=not args.no_progress,
+                           data_dir=root / "data")
+    try:
+        rows = collect_progress(root, Path(args.exercises) if args.exercises else None, options)
+    except (GradingError, CourseError, OSError) as error:
+        print(f"progress: could not run: {error}", file=sys.stderr)
+        return CANNOT_RUN
+    print(render_table(rows))
+    return 0
+
+
+def _grade_benchmark(args: argparse.Namespace, root: Path) -> int:
+    from coursetools.grading.benchmark import run_benchmark
+
+    return run_benchmark(root, learners=args.learners, workers=args.workers, out=Path(args.out) if args.out else None,
+                         baseline=not args.no_baseline)
+
+
+def add_grading_commands(sub: Any, root: Path) -> None:
+    """Register the grading subcommands on the CLI's subparsers; ``root`` is the course folder."""
+    release = sub.add_parser("release", help="write the folder learners receive (no solutions, no hidden checks)")
+    release.add_argument("out_dir", metavar="OUT_DIR")
+    release.set_defaults(run=lambda a: _release(a, root))
+
+    grade = sub.add_parser(
+        "grade", help="grade a class: SUBMISSIONS_DIR/<learner>/<exercise notebook>.ipynb",
+        description="Grade every learner folder of SUBMISSIONS_DIR; write grades.csv, feedback/ and grading.log.",
+    )
+    grade.add_argument("submissions", metavar="SUBMISSIONS_DIR")
+    grade.add_argument("--out", required=True, metavar="REPORT_DIR")
+    _add_run_options(grade)
+    grade.add_argument("--notebooks", nargs="+", metavar="NAME", help="grade only these exercise notebooks")
+    grade.add_argument("--release", metavar="DIR", help="grade against the pristine notebooks of an earlier release")
+    grade.add_argument("--no-hidden", action="store_true", help="skip hidden checks")
+    grade.add_argument("--keep-work", action="store_true", help="keep the scratch folder (debugging)")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.set_defaults(run=lambda a: _grade(a, root))
+
+    progress = sub.add_parser("progress", help="your exercises: passed / failed / not started")
+    progress.add_argument("--exercises", metavar="DIR", help="folder of your exercise notebooks (default exercises/)")
+    _add_run_options(progress)
+    progress.add_argument("--no-progress", action="store_true", help="no progress bar")
+    progress.set_defaults(run=lambda a: _progress(a, root))
+
+    bench = sub.add_parser("grade-benchmark", help="grade synthetic learners; time, memory, overhead")
+    bench.add_argument("--learners", type=int, default=30)
+    bench.add_argument("--workers", type=int, default=2)
+    bench.add_argument("--out", metavar="DIR", help="keep the synthetic class and report here")
+    bench.add_argument("--no-baseline", action="store_true", help="skip timing plain execution")
+    bench.set_defaults(run=lambda a: _grade_benchmark(a, root))

@@ -1,0 +1,103 @@
+"""The evidence manifest a capture cell writes, and the rules it must obey to be read.
+
+The manifest is written inside the learner's kernel, so it is untrusted input. Both
+the grader (when it collects evidence) and the verdict process (before it loads a
+file) validate it with these rules: known kinds only, evidence names the check
+expects, and file names that are exactly ``<name>.keras`` / ``<name>.npy`` -- no
+paths, no ``..``, no links -- inside the one folder that belongs to this capture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from coursetools.grading.capture import MANIFEST
+
+FILE_KINDS = {"keras": ".keras", "array": ".npy"}
+VALUE_KINDS = {"json", "not_done", "unexportable"}
+PROBLEM_KINDS = {"missing_name", "capture_error"}  # the capture could not get a value at all
+MAX_MANIFEST_BYTES = 1_000_000
+MAX_EVIDENCE_BYTES = 500 * 1024 * 1024
+
+
+class ManifestError(ValueError):
+    """The manifest or an evidence file breaks a rule: nothing from it is loaded."""
+
+
+def regular_file(path: Path, limit: int) -> int:
+    """Size of ``path`` if it is a regular file (not a link) no larger than ``limit``."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        raise ManifestError(f"{path.name} is missing") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ManifestError(f"{path.name} is not a regular file")
+    if info.st_size > limit:
+        raise ManifestError(f"{path.name} is larger than {limit} bytes")
+    return info.st_size
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def validate_entry(name: str, entry: Any) -> dict[str, Any]:
+    """A clean copy of one manifest entry, or :class:`ManifestError`."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
+        raise ManifestError(f"entry {name!r} is not a manifest entry")
+    kind = entry["kind"]
+    if kind in FILE_KINDS:
+        expected = name + FILE_KINDS[kind]
+        if entry.get("file") != expected:
+            raise ManifestError(f"entry {name!r} names file {str(entry.get('file'))[:80]!r}, not {expected!r}")
+        return {"kind": kind, "file": expected}
+    if kind == "json":
+        if "value" not in entry:
+            raise ManifestError(f"entry {name!r} has no value")
+        return {"kind": kind, "value": entry["value"]}
+    if kind == "not_done":
+        return {"kind": kind, "exercise": str(entry.get("exercise", ""))[:20]}
+    if kind == "unexportable":
+        return {"kind": kind, "description": str(entry.get("description", "a value"))[:300]}
+    if kind == "missing_name":
+        return {"kind": kind, "name": str(entry.get("name", name))[:100]}
+    if kind == "capture_error":
+        return {"kind": kind, "error": str(entry.get("error", "Exception"))[:100],
+                "message": str(entry.get("message", ""))[:300]}
+    raise ManifestError(f"entry {name!r} has unknown kind {kind[:40]!r}")
+
+
+def validate(manifest: Any, exercise: str, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Entries for exactly the evidence names of ``exercise``; anything else is refused."""
+    if not isinstance(manifest, dict) or manifest.get("exercise") != exercise:
+        raise ManifestError(f"the manifest is not the one of exercise {exercise}")
+    evidence = manifest.get("evidence")
+    if not isinstance(evidence, dict) or set(evidence) != set(names):
+        raise ManifestError(f"the manifest does not list exactly the evidence {list(names)}")
+    return {name: validate_entry(name, evidence[name]) for name in names}
+
+
+def read(folder: Path, exercise: str, names: tuple[str, ...]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Validated entries of ``folder/manifest.json`` and the sha256 of each evidence file."""
+    path = folder / MANIFEST
+    regular_file(path, MAX_MANIFEST_BYTES)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ManifestError("the manifest is not valid JSON") from None
+    entries = validate(manifest, exercise, names)
+    hashes = {}
+    for entry in entries.values():
+        if "file" in entry:
+            regular_file(folder / entry["file"], MAX_EVIDENCE_BYTES)
+            hashes[entry["file"]] = sha256(folder / entry["file"])
+    return entries, hashes

@@ -1,0 +1,108 @@
+"""Build the folder learners receive: lessons, exercises, data, and the feedback code.
+
+Left out on purpose: ``solutions/``, the instructor's tests, hidden checks
+(``coursetools/hidden_checks/``), version control and environments. A pristine copy
+of every exercise notebook goes to ``.course/pristine/`` so that ``progress`` can
+rebuild a learner's notebook from it exactly as the grader does, and
+``.course/release.json`` records the checksum of every released file.
+
+The release refuses to build when ``exercises/`` is stale against ``solutions/``
+or an exercise still contains a solution region: handing out answers is the one
+mistake a release must not make.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+from coursetools import schema
+from coursetools.grading.snapshot import PACKAGE, is_hidden_path, library_files
+
+TOP_FILES = ["README.md", "course.py", "requirements.txt", "environment.yml", "pyproject.toml",
+             "conftest.py", ".gitignore"]
+TOP_DIRS = ["notebooks", "exercises", "data"]
+PRISTINE_DIR = ".course/pristine"
+RELEASE_INFO = ".course/release.json"
+
+
+class ReleaseError(RuntimeError):
+    """The course is not in a state that may be handed out."""
+
+
+def _files_pytest_needs(root: Path) -> list[str]:
+    """Files the pytest configuration names (the nbval sanitize file), so ``course.py check`` runs."""
+    import re
+    import tomllib
+
+    try:
+        config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    addopts = config.get("tool", {}).get("pytest", {}).get("ini_options", {}).get("addopts", "")
+    if isinstance(addopts, list):
+        addopts = " ".join(addopts)
+    return re.findall(r"--nbval-sanitize-with[ =](\S+)", addopts)
+
+
+def _check_exercises(root: Path) -> None:
+    from coursetools.build import build_all
+
+    stale = build_all(root / "solutions", root / "exercises", write=False) if (root / "solutions").is_dir() else []
+    if stale:
+        names = ", ".join(p.name for p in stale)
+        raise ReleaseError(f"exercises/ is out of date ({names}): run `python -m coursetools build-exercises`")
+    for path in sorted((root / "exercises").glob("*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        if schema.BEGIN_SOLUTION in text or schema.END_SOLUTION in text:
+            raise ReleaseError(f"{path.name} still contains a solution region")
+        schema.exercises_in(nbformat.reads(text, as_version=4))
+
+
+def make_release(root: Path, out_dir: Path) -> dict[str, str]:
+    """Write the learners' folder to ``out_dir`` (new or empty); return {path: sha256}."""
+    _check_exercises(root)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ReleaseError(f"{out_dir} is not empty: choose a new folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, bytes] = {}
+    for name in TOP_FILES + _files_pytest_needs(root):
+        if (root / name).is_file():
+            files[name] = (root / name).read_bytes()
+    for folder in TOP_DIRS:
+        for path in sorted((root / folder).rglob("*")) if (root / folder).is_dir() else []:
+            relative = path.relative_to(root)
+            if path.is_file() and ".ipynb_checkpoints" not in relative.parts and "__pycache__" not in relative.parts:
+                files[relative.as_posix()] = path.read_bytes()
+    for relative, content in library_files(root / PACKAGE).items():
+        if not is_hidden_path(relative):
+            files[relative] = content
+    for path in sorted((root / "exercises").glob("*.ipynb")):
+        files[f"{PRISTINE_DIR}/{path.name}"] = path.read_bytes()
+    checksums = {}
+    for relative, content in files.items():
+        target = out_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        checksums[relative] = hashlib.sha256(content).hexdigest()
+    exercises = {}
+    for path in sorted((root / "exercises").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        exercises[path.name] = [{"exercise": e.exercise_id, "points": e.points} for e in schema.exercises_in(nb)]
+    info = {
+        "released": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exercises": exercises,
+        "files": checksums,
+    }
+    (out_dir / RELEASE_INFO).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    return checksums
+
+
+def pristine_dir(root: Path) -> Path:
+    """Where ``progress`` finds the pristine exercises: the release copy, else ``exercises/``."""
+    released = root / PRISTINE_DIR
+    return released if released.is_dir() else root / "exercises"

@@ -1,0 +1,175 @@
+"""The clean process that decides pass or fail from exported evidence.
+
+It never imports or runs learner code: it is started with ``python -I`` (no
+``PYTHONPATH``, no user site, no current directory on ``sys.path``), from an empty
+working directory, with ``coursetools`` imported from a private copy the grader
+wrote from memory before any learner code ran (see :mod:`.judge`). Evidence is
+loaded the only safe ways: ``.keras`` files with ``safe_mode=True`` (no lambdas, no
+unknown classes), ``.npy`` with ``allow_pickle=False``, JSON.
+
+Each manifest entry is validated again here (:mod:`.manifest`); each file is copied
+into this process's own temporary folder and its sha256 compared with the hash the
+grader recorded when it collected it, so a file changed afterwards is refused.
+
+Two modes, both printing JSON on the original stdout (library chatter goes to stderr):
+
+* ``verdict JOB.json``: judge one job and exit;
+* ``verdict --serve``: read one job per line on stdin, answer one line each.
+
+A job is ``{"id": ..., "hidden": bool, "items": [{"key", "exercise", "folder",
+"evidence": {name: entry}, "hashes": {file: sha256}, "labels": {name: variable}}]}``;
+the answer is ``{"id": ..., "results": {key: {"status", "message", "not_started"}}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any, TextIO
+
+PASSED, FAILED, ERROR = "passed", "failed", "error"
+
+
+def _prepare() -> None:
+    """Import everything a verdict needs now, so nothing is imported lazily later."""
+    import keras  # noqa: F401  (TensorFlow loads here, once)
+
+    from coursetools.grading.hidden import load_hidden_checks
+    from coursetools.registry import all_exercises
+
+    all_exercises()
+    load_hidden_checks()
+
+
+def _load_message(label: str, error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    if "safe_mode" in text or "Lambda" in text or "lambda" in text:
+        return (f"`{label}` contains Python code (a lambda or a custom function), which the grader "
+                "does not run, for safety. Use built-in Keras layers and activations instead.")
+    if "Could not locate" in text or "custom" in text.lower() and "object" in text.lower():
+        return (f"`{label}` uses a custom class that the grader does not know. Use built-in Keras "
+                "layers for this exercise.")
+    return f"`{label}` was saved but could not be loaded by the grader ({text[:200]})."
+
+
+def judge_item(item: dict[str, Any], scratch: Path, hidden: bool, log: TextIO) -> dict[str, Any]:
+    """The verdict for one exercise's evidence; never raises."""
+    from coursetools.evidence import load_evidence
+    from coursetools.feedback import CheckFailed
+    from coursetools.grading import manifest
+    from coursetools.grading.hidden import failure_message, hidden_checks_for
+    from coursetools.placeholders import is_not_done
+    from coursetools.registry import get_exercise, run_check
+
+    exercise_id = str(item.get("exercise"))
+    try:
+        exercise = get_exercise(exercise_id)
+    except KeyError:
+        return {"status": ERROR, "message": f"the grader has no check for exercise {exercise_id}."}
+    labels = item.get("labels") or {}
+    try:
+        entries = manifest.validate(
+            {"exercise": exercise_id, "evidence": item.get("evidence")}, exercise_id, exercise.evidence
+        )
+    except manifest.ManifestError as error:
+        return {"status": ERROR, "message": f"the evidence of exercise {exercise_id} was refused ({error})."}
+    source = Path(str(item.get("folder")))
+    private = Path(tempfile.mkdtemp(dir=scratch))
+    hashes = item.get("hashes") or {}
+    for entry in entries.values():
+        if "file" not in entry:
+            continue
+        try:
+            manifest.regular_file(source / entry["file"], manifest.MAX_EVIDENCE_BYTES)
+            shutil.copyfile(source / entry["file"], private / entry["file"], follow_symlinks=False)
+            if manifest.sha256(private / entry["file"]) != hashes.get(entry["file"]):
+                raise manifest.ManifestError(f"{entry['file']} changed after it was collected")
+        except (OSError, manifest.ManifestError) as error:
+            return {"status": ERROR, "message": f"the evidence of exercise {exercise_id} was refused ({error})."}
+
+    def load_all() -> dict[str, Any]:
+        return {name: load_evidence(entry, private) for name, entry in entries.items()}
+
+    try:
+        values = load_all()
+    except Exception as error:
+        name = next((n for n, e in entries.items() if "file" in e), "your answer")
+        print(f"[verdict] {exercise_id}: loading failed: {traceback.format_exc()}", file=log)
+        return {"status": ERROR, "message": _load_message(labels.get(name, name), error)}
+    not_started = any(is_not_done(value) for value in values.values())
+    try:
+        line = run_check(exercise_id, **values)
+    except CheckFailed as failure:
+        return {"status": FAILED, "message": failure.message(), "not_started": not_started}
+    except Exception:
+        print(f"[verdict] {exercise_id}: the check crashed: {traceback.format_exc()}", file=log)
+        return {"status": ERROR, "message": (
+            f"the check of exercise {exercise_id} could not judge your answer (it is an unusual "
+            "kind of value); your instructor can see the details in the grading log.")}
+    if hidden:
+        for check in hidden_checks_for(exercise_id):
+            try:
+                fresh = load_all()
+                check.check(**{name: fresh[name] for name in check.evidence})
+            except Exception:
+                print(f"[verdict] {exercise_id}: hidden check {check.name} failed: "
+                      f"{traceback.format_exc(limit=3)}", file=log)
+                return {"status": FAILED, "message": failure_message(check), "hidden": check.name}
+    return {"status": PASSED, "message": line}
+
+
+def judge_job(job: dict[str, Any], log: TextIO) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="verdict-") as scratch:
+        for item in job.get("items", []):
+            key = str(item.get("key"))
+            try:
+                results[key] = judge_item(item, Path(scratch), bool(job.get("hidden", True)), log)
+            except BaseException as error:  # a judge must answer for every item
+                print(f"[verdict] {key}: {traceback.format_exc()}", file=log)
+                results[key] = {"status": ERROR, "message": f"the grader could not judge this exercise ({type(error).__name__})."}
+    try:
+        import keras
+
+        keras.backend.clear_session()  # forget this learner's objects before the next job
+    except Exception:
+        pass
+    return {"id": job.get("id"), "results": results}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)  # whatever a library prints must not be mistaken for an answer
+    sys.stdout = sys.stderr
+    log = sys.stderr
+    _prepare()
+    if args and args[0] == "--serve":
+        from coursetools.grading.hidden import load_hidden_checks
+        from coursetools.registry import all_exercises
+
+        protocol.write(json.dumps({"ready": True, "exercises": sorted(all_exercises()),
+                                   "hidden": sum(len(v) for v in load_hidden_checks().values())}) + "\n")
+        for line in sys.stdin:
+            try:
+                job = json.loads(line)
+            except json.JSONDecodeError:
+                protocol.write(json.dumps({"id": None, "error": "not JSON"}) + "\n")
+                continue
+            protocol.write(json.dumps(judge_job(job, log)) + "\n")
+        return 0
+    if len(args) != 1:
+        print("usage: verdict (--serve | JOB.json)", file=sys.stderr)
+        return 2
+    job = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    protocol.write(json.dumps(judge_job(job, log)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
