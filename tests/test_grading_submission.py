@@ -237,6 +237,7 @@ def test_csv_cells_cannot_become_formulas():
     assert spreadsheet_safe("=1+2") == "'=1+2" and spreadsheet_safe("@x") == "'@x"
     assert spreadsheet_safe("Zoë") == "Zoë"
     assert one_line("❌ 1.1: wrong\n   hint: x\n") == "❌ 1.1: wrong | hint: x"
+    assert one_line("❌ 1.1: wrong\n   found:    8 units\n") == "❌ 1.1: wrong | found: 8 units"
 
 
 def test_grade_exits_non_zero_only_when_grading_cannot_run(tmp_path):

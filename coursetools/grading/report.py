@@ -31,7 +31,8 @@ def spreadsheet_safe(value: str) -> str:
 
 
 def one_line(message: str) -> str:
-    return " | ".join(part.strip() for part in message.splitlines() if part.strip())
+    """A feedback card as one csv field; the card's column-aligning spaces are folded."""
+    return " | ".join(" ".join(part.split()) for part in message.splitlines() if part.strip())
 
 
 def feedback_name(name: str, taken: set[str]) -> str:
