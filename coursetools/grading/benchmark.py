@@ -16,52 +16,23 @@ overhead of grading over plain execution, and writes them as JSON with ``--out``
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import nbformat
-import psutil
 
 from coursetools import schema
+from coursetools.benchmark import PeakMemory
 
 _ASSIGNED = re.compile(r"^(\w+) = not_done\(", re.M)
-
-
-class MemorySampler:
-    """Peak RSS of this process plus every descendant, sampled in a thread."""
-
-    def __init__(self, interval: float = 0.2) -> None:
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        me = psutil.Process()
-        while not self._stop.wait(self.interval):
-            total = 0
-            for process in [me, *me.children(recursive=True)]:
-                try:
-                    total += process.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-
-    def __enter__(self) -> "MemorySampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def synthetic_class(root: Path, target: Path, learners: int, seed: int = 2024) -> dict[str, int]:
@@ -102,9 +73,9 @@ def plain_execution(submissions: Path, workers: int, timeout: int = 600) -> tupl
             client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # as the grader keeps a log
 
     started = time.monotonic()
-    with MemorySampler() as memory, ThreadPoolExecutor(max_workers=workers) as pool:
+    with PeakMemory(os.getpid(), interval=0.2) as memory, ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(execute, paths))
-    return time.monotonic() - started, memory.peak, len(paths)
+    return time.monotonic() - started, memory.peak_bytes, len(paths)
 
 
 def run_benchmark(root: Path, *, learners: int = 30, workers: int = 2, out: Path | None = None,
@@ -122,7 +93,7 @@ def run_benchmark(root: Path, *, learners: int = 30, workers: int = 2, out: Path
         print(f"synthetic class: {learners} learners x {len(snapshot.pristine)} notebooks = {notebooks} "
               f"notebooks; answers: {counts}")
         started = time.monotonic()
-        with MemorySampler() as memory:
+        with PeakMemory(os.getpid(), interval=0.2) as memory:
             outcome = grade_class(submissions, snapshot, GradeOptions(workers=workers))
         grade_wall = time.monotonic() - started
         write_report(outcome, work / "report")
@@ -132,7 +103,7 @@ def run_benchmark(root: Path, *, learners: int = 30, workers: int = 2, out: Path
             "grade_wall_s": round(grade_wall, 1),
             "grade_notebooks_per_min": round(notebooks / grade_wall * 60, 1),
             "grade_kernels_run": outcome.kernels,
-            "grade_peak_rss_mb": round(memory.peak / 2**20),
+            "grade_peak_rss_mb": round(memory.peak_bytes / 2**20),
             "grade_s_per_executed_notebook": round(grade_wall / max(1, outcome.kernels), 2),
             "grader_faults": outcome.grader_faults,
         }
