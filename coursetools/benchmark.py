@@ -7,6 +7,7 @@ is a report, not a timed test: timings depend on the machine and its load.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -103,10 +104,28 @@ def report(costs: list[NotebookCost]) -> str:
     return "\n".join(lines)
 
 
+def warm_disk_cache() -> float:
+    """Import Keras once in a throwaway process; return how long that took.
+
+    After a while unused, the 1.3 GB TensorFlow install drops out of the disk cache and
+    the next import takes 10-20 s instead of 4. Without this, that cost would land on
+    whichever notebook happens to be measured first.
+    """
+    import subprocess
+    import sys
+
+    from coursetools.quiet_env import apply_quiet_env
+
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import keras"], check=True, env=dict(apply_quiet_env(dict(os.environ))))
+    return time.perf_counter() - started
+
+
 def main(paths: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     notebooks = [Path(p).resolve() for p in paths] if paths else default_notebooks()
+    print(f"warm-up: importing keras once took {warm_disk_cache():.1f} s (disk cache)")
     costs = []
     for path in tqdm(notebooks, desc="benchmark", unit="notebook"):
         costs.append(measure(path))
