@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,32 +152,74 @@ def expect_int(value: object, what: str = "your answer") -> int:
 # --- Shipping evidence to a clean process -----------------------------------------
 
 
+MAX_JSON_CHARS = 200_000  # a plain value larger than this is not an answer worth shipping
+
+
+def make_exporter() -> Callable[[object, str | Path, str], dict[str, Any]]:
+    """Return ``export(value, folder, name) -> manifest entry``, every function it uses bound now.
+
+    Binding matters for grading: the grader calls this in a cell it runs before any
+    learner code, so a learner who later patches ``keras.saving.save_model``,
+    ``numpy.save``, ``json.dumps`` or this module cannot change what gets written.
+    The entries are what :func:`load_evidence` reads back.
+    """
+    import builtins
+    import os
+
+    import keras
+
+    save_model, layer_class = keras.saving.save_model, keras.layers.Layer
+    ndarray, asarray, np_save = np.ndarray, np.asarray, np.save
+    dumps, loads, join = json.dumps, json.loads, os.path.join
+    isinstance_, hasattr_, type_, str_, len_ = builtins.isinstance, builtins.hasattr, builtins.type, builtins.str, builtins.len
+    base_exception = builtins.BaseException
+    catch_warnings, simplefilter = warnings.catch_warnings, warnings.simplefilter
+    describe_ = describe
+
+    def described(value: Any) -> str:
+        try:
+            return str_(describe_(value))[:300]
+        except base_exception:
+            return "a value that could not be described"
+
+    def is_eager_tensor(value: Any) -> bool:
+        return (
+            hasattr_(value, "numpy") and hasattr_(value, "shape") and hasattr_(value, "dtype")
+            and type_(value).__name__ != "KerasTensor"
+        )
+
+    def export(value: Any, folder: str | Path, name: str) -> dict[str, Any]:
+        if isinstance_(value, NotDone):
+            return {"kind": "not_done", "exercise": str_(value.exercise_id)[:20]}
+        if isinstance_(value, layer_class):
+            try:
+                with catch_warnings():
+                    simplefilter("ignore")  # an unbuilt layer is legitimate evidence: its check says so
+                    save_model(value, join(folder, name + ".keras"))
+            except base_exception as error:  # a Lambda layer, an unserialisable custom class
+                return {"kind": "unexportable", "description": f"{described(value)} that cannot be saved ({type_(error).__name__})"}
+            return {"kind": "keras", "file": name + ".keras"}
+        if isinstance_(value, ndarray) or is_eager_tensor(value):
+            try:
+                np_save(join(folder, name + ".npy"), asarray(value), allow_pickle=False)
+            except base_exception:
+                return {"kind": "unexportable", "description": described(value)}
+            return {"kind": "array", "file": name + ".npy"}
+        try:
+            encoded = dumps(value, allow_nan=True)
+        except base_exception:
+            return {"kind": "unexportable", "description": described(value)}
+        if len_(encoded) > MAX_JSON_CHARS:
+            return {"kind": "unexportable", "description": described(value) + " too large to grade"}
+        return {"kind": "json", "value": loads(encoded)}
+
+    return export
+
+
 def export_evidence(value: object, folder: Path, name: str) -> dict[str, Any]:
     """Write ``value`` under ``folder`` and return the manifest entry that loads it."""
     folder.mkdir(parents=True, exist_ok=True)
-    if isinstance(value, NotDone):
-        return {"kind": "not_done", "exercise": value.exercise_id}
-    import keras
-
-    if isinstance(value, keras.layers.Layer):
-        path = folder / f"{name}.keras"
-        try:
-            with warnings.catch_warnings():
-                # An unbuilt layer is legitimate evidence (the check will say it is unbuilt).
-                warnings.simplefilter("ignore", UserWarning)
-                keras.saving.save_model(value, path)
-        except Exception as error:  # e.g. a Lambda layer or an unserialisable custom class
-            return {"kind": "unexportable", "description": f"{describe(value)} that cannot be saved ({type(error).__name__})"}
-        return {"kind": "keras", "file": path.name}
-    if isinstance(value, np.ndarray) or (_is_eager_tensor(value) and not _is_symbolic(value)):
-        path = folder / f"{name}.npy"
-        np.save(path, np.asarray(value), allow_pickle=False)
-        return {"kind": "array", "file": path.name}
-    try:
-        encoded = json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError):
-        return {"kind": "unexportable", "description": describe(value)}
-    return {"kind": "json", "value": json.loads(encoded)}
+    return make_exporter()(value, folder, name)
 
 
 def load_evidence(entry: dict[str, Any], folder: Path) -> object:
