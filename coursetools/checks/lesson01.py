@@ -7,11 +7,8 @@ import numpy as np
 from coursetools.data import dense_by_hand_example
 from coursetools.evidence import describe, expect_array, expect_layer
 from coursetools.feedback import Mistake
+from coursetools.probing import activation_of
 from coursetools.registry import exercise
-
-
-def _activation_name(layer: object) -> str:
-    return str(layer.get_config().get("activation"))
 
 
 def _require_units(layer: object, units: int) -> None:
@@ -46,7 +43,7 @@ def _require_kernel(layer: object, inputs: int, units: int) -> None:
 def dense_layer(layer: object) -> str:
     layer = expect_layer(layer, "Dense", "`hidden`")
     _require_units(layer, 16)
-    activation = _activation_name(layer)
+    activation = activation_of(layer)
     if activation != "relu":
         found = "no activation (linear)" if activation == "linear" else f"activation {activation!r}"
         raise Mistake(

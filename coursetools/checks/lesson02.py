@@ -9,8 +9,6 @@ layers, a nested or a functional model all pass when they compute the asked stac
 from __future__ import annotations
 
 import functools
-import re
-import warnings
 from typing import Any
 
 import numpy as np
@@ -18,6 +16,7 @@ import numpy as np
 from coursetools.data import load_digits_split
 from coursetools.evidence import expect_int, expect_model
 from coursetools.feedback import Mistake
+from coursetools.probing import activation_of, first_line, output_of
 from coursetools.registry import exercise
 
 ACCURACY_TARGET = 0.90
@@ -48,15 +47,6 @@ def _steps(model: Any) -> list[Any]:
     return out
 
 
-def _activation(layer: Any) -> str:
-    kind = type(layer).__name__
-    if kind == "ReLU":
-        return "relu"
-    if kind == "Softmax":
-        return "softmax"
-    return str(layer.get_config().get("activation"))
-
-
 def _dense_chain(model: Any, allowed: set[str] = frozenset()) -> tuple[list[list[Any]], list[str]]:
     """``[[units, activation], ...]`` for the Dense layers, and the kinds of unexpected layers.
 
@@ -68,9 +58,9 @@ def _dense_chain(model: Any, allowed: set[str] = frozenset()) -> tuple[list[list
     for layer in _steps(model):
         kind = type(layer).__name__
         if kind == "Dense":
-            chain.append([layer.units, _activation(layer)])
+            chain.append([layer.units, activation_of(layer)])
         elif kind in _ACTIVATION_LAYERS and chain and chain[-1][1] == "linear":
-            chain[-1][1] = _activation(layer)
+            chain[-1][1] = activation_of(layer)
         elif kind not in allowed:
             unexpected.append(kind)
     return chain, unexpected
@@ -99,29 +89,14 @@ def _require_built(model: Any, what: str, shape: str) -> None:
         )
 
 
-def _first_line(error: BaseException) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
-    lines = [line for line in text.splitlines() if line.strip() and "Exception encountered" not in line]
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:200]
-
-
 def _run(model: Any, x: np.ndarray, what: str) -> np.ndarray | None:
-    """The model's output on ``x`` as NumPy, or ``None`` if it refuses that input."""
-    import keras
-
+    """The model's output on ``x``, or ``None`` if it refuses that input (see :func:`_refusal`)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. a model built with inputs=[...] called on one array
-            out = model(x, training=False)
+        return output_of(model, x, what)
+    except Mistake:
+        raise
     except Exception:
         return None
-    if isinstance(out, (list, tuple, dict)):
-        raise Mistake(
-            f"{what} has more than one output.",
-            expected="one output tensor",
-            found=f"a {type(out).__name__} of {len(out)} outputs",
-        )
-    return keras.ops.convert_to_numpy(out)
 
 
 def _refusal(model: Any, x: np.ndarray) -> str:
@@ -130,11 +105,9 @@ def _refusal(model: Any, x: np.ndarray) -> str:
     if shape is not None:
         return f"a model for inputs of shape {_shape((None,) + shape)}"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model(x, training=False)
+        output_of(model, x, "the model")
     except Exception as error:
-        return _first_line(error)
+        return first_line(error)
     return "no error"  # pragma: no cover - only called after a refusal
 
 

@@ -8,13 +8,13 @@ inputs the check makes itself; structure by the model's inputs, outputs and laye
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
 from coursetools.data import given_encoder, given_sequential
 from coursetools.evidence import describe, expect_model
 from coursetools.feedback import Mistake
+from coursetools.probing import activation_of, first_line, output_of
 from coursetools.registry import exercise
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -25,34 +25,18 @@ def _probe(width: int, seed: int = 3) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0.0, 1.0, size=(24, width)).astype("float32")
 
 
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:160] if text else ''}"
-
-
 def _run(model, x: np.ndarray, what: str) -> np.ndarray:
-    """The model's one output on ``x`` as an array; a Mistake if it fails or has several outputs."""
-    import keras
-
+    """The model's one output on ``x``; a Mistake if it fails or has several outputs."""
     try:
-        with warnings.catch_warnings():
-            # A model built from `other.inputs` (a list) warns when called on a bare array.
-            warnings.simplefilter("ignore", UserWarning)
-            result = model(x, training=False)
+        return output_of(model, x, what)
+    except Mistake:
+        raise
     except Exception as error:  # the learner's model may fail in many ways
         raise Mistake(
             f"{what} fails on a batch of {x.shape[1]} features.",
             expected=f"a model that accepts inputs of shape (batch, {x.shape[1]})",
-            found=_first_line(error),
+            found=first_line(error, limit=170),
         ) from None
-    if isinstance(result, (list, tuple, dict)):
-        raise Mistake(
-            f"{what} has {len(result)} outputs.",
-            expected="one output tensor",
-            found=f"a {type(result).__name__} of {len(result)} outputs",
-            hint="pass a single tensor as outputs=..., not a list of several",
-        )
-    return np.asarray(keras.ops.convert_to_numpy(result), dtype="float64")
 
 
 def _require_functional(model, what: str) -> None:
@@ -124,10 +108,6 @@ def _dense_layers(model) -> list:
     return [layer for layer in model.layers if type(layer).__name__ == "Dense"]
 
 
-def _activation(layer) -> str:
-    return str(layer.get_config().get("activation"))
-
-
 def _same_output(model, x: np.ndarray, expected: np.ndarray) -> bool:
     try:
         found = _run(model, x, "the model")
@@ -177,7 +157,7 @@ def rebuild_functionally(rebuilt: object) -> str:
         )
     x = _probe(64)
     if not np.allclose(_run(model, x, "`rebuilt`"), _run(reference, x, "`given`"), atol=1e-5):
-        found = ", ".join(f"{layer.name}: {_activation(layer)}" for layer in _dense_layers(model))
+        found = ", ".join(f"{layer.name}: {activation_of(layer)}" for layer in _dense_layers(model))
         raise Mistake(
             "`rebuilt` has the weights of `given` but computes something else.",
             expected="activations relu, relu, softmax, as in `given`",
@@ -314,7 +294,7 @@ def repair_graph(sensor_model: object) -> str:
             expected="Dense layers of 8 then 3 units",
             found=f"Dense layers of {units} units",
         )
-    activations = [_activation(layer) for layer in dense]
+    activations = [activation_of(layer) for layer in dense]
     if activations != ["relu", "linear"]:
         raise Mistake(
             "`sensor_model` changed the activations of the original code.",
