@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -25,19 +26,49 @@ from coursetools.placeholders import NotDone
 class Unexportable:
     """Stands in, after a round trip to disk, for a value that cannot be saved.
 
-    It remembers how the original was described, so the check's message is the
-    same in the grading process as in the learner's kernel.
+    It remembers how the original was described, and what sort of thing it was
+    (``nature``: a symbolic tensor, a class, a function, a layer...), so that a
+    check gives the same message and hint in the grading process as it would have
+    given on the original object.
     """
 
-    def __init__(self, description: str) -> None:
+    NATURES = ("symbolic", "class", "function", "model", "layer", "subclassed", "other")
+
+    def __init__(self, description: str, nature: str = "other") -> None:
         self.description = description
+        self.nature = nature if nature in self.NATURES else "other"
 
     def __repr__(self) -> str:
         return f"<unexportable: {self.description}>"
 
 
 def _is_symbolic(value: object) -> bool:
-    return type(value).__name__ == "KerasTensor"
+    return type(value).__name__ == "KerasTensor" or (
+        isinstance(value, Unexportable) and value.nature == "symbolic"
+    )
+
+
+def _is_class(value: object) -> bool:
+    return inspect.isclass(value) or (isinstance(value, Unexportable) and value.nature == "class")
+
+
+def nature(value: object) -> str:
+    """What sort of thing a value that cannot be saved is, for :class:`Unexportable`."""
+    if _is_symbolic(value):
+        return "symbolic"
+    if inspect.isclass(value):
+        return "class"
+    if inspect.isfunction(value) or inspect.ismethod(value) or inspect.isbuiltin(value):
+        return "function"
+    try:
+        import keras
+    except ImportError:  # pragma: no cover - keras is a dependency
+        return "other"
+    if isinstance(value, keras.Model):
+        return "model"
+    if isinstance(value, keras.layers.Layer):
+        return "layer"
+    return "other"
 
 
 def _is_eager_tensor(value: object) -> bool:
@@ -84,7 +115,7 @@ def expect_layer(value: object, kind: str, what: str = "your answer") -> Any:
 
     if isinstance(value, keras.Model) or not isinstance(value, keras.layers.Layer):
         hint = f"create one with keras.layers.{kind}(...)"
-        if inspect.isclass(value):
+        if _is_class(value):
             hint = f"call the class to make a layer: keras.layers.{kind}(...)"
         elif isinstance(value, keras.Model):
             hint = "this exercise asks for one layer, not a model that contains layers"
@@ -111,9 +142,17 @@ def expect_model(value: object, what: str = "your model") -> Any:
     if isinstance(value, keras.Model):
         return value
     hint = "build a model with keras.Sequential([...]) or keras.Model(inputs, outputs)"
+    if isinstance(value, Unexportable) and value.nature == "subclassed":
+        raise Mistake(
+            f"{what} is not built with the functional API or Sequential.",
+            expected="a model made of built-in Keras layers: keras.Model(inputs, outputs) or keras.Sequential([...])",
+            found=value.description,
+            hint="a subclassed model runs code the grader never executes; build this one from "
+            "keras.Input and layer calls",
+        )
     if _is_symbolic(value):
         hint = "that is the output tensor; wrap it: keras.Model(inputs=..., outputs=...)"
-    elif isinstance(value, keras.layers.Layer):
+    elif isinstance(value, keras.layers.Layer) or isinstance(value, Unexportable) and value.nature == "layer":
         hint = "a single layer is not a model; build a model around it"
     raise Mistake(f"{what} is not a Keras model.", expected="a keras.Model", found=describe(value), hint=hint)
 
@@ -150,9 +189,19 @@ def expect_int(value: object, what: str = "your answer") -> int:
 
 
 # --- Shipping evidence to a clean process -----------------------------------------
-
+#
+# A manifest entry describes one value. Leaves: ``keras`` (a ``.keras`` file), ``array``
+# (a ``.npy`` file), ``json`` (a plain value), ``not_done``, ``unexportable``. A list,
+# tuple or dict that holds anything but plain values is a ``tree`` whose items are
+# entries themselves, their files named ``<name>.<i>.npy``, ``<name>.<i>.keras``, ...
+# NumPy scalars become plain numbers. The check sees the same value in the learner's
+# kernel and in the grader, because both judge what came back from this round trip.
 
 MAX_JSON_CHARS = 200_000  # a plain value larger than this is not an answer worth shipping
+MAX_TREE_DEPTH = 4  # a list of lists of arrays is an answer; deeper nesting is not
+MAX_TREE_ITEMS = 256  # items in one exported list, tuple or dict
+MAX_KEY_CHARS = 100
+TREE_TYPES = ("list", "tuple", "dict")
 
 
 def make_exporter() -> Callable[[object, str | Path, str], dict[str, Any]]:
@@ -169,12 +218,15 @@ def make_exporter() -> Callable[[object, str | Path, str], dict[str, Any]]:
     import keras
 
     save_model, layer_class = keras.saving.save_model, keras.layers.Layer
-    ndarray, asarray, np_save = np.ndarray, np.asarray, np.save
+    ndarray, generic, asarray, np_save = np.ndarray, np.generic, np.asarray, np.save
     dumps, loads, join = json.dumps, json.loads, os.path.join
     isinstance_, hasattr_, type_, str_, len_ = builtins.isinstance, builtins.hasattr, builtins.type, builtins.str, builtins.len
+    list_, tuple_, dict_, enumerate_ = builtins.list, builtins.tuple, builtins.dict, builtins.enumerate
+    bool_, int_, float_ = builtins.bool, builtins.int, builtins.float
     base_exception = builtins.BaseException
     catch_warnings, simplefilter = warnings.catch_warnings, warnings.simplefilter
-    describe_ = describe
+    describe_, nature_ = describe, nature
+    plain_scalars = (bool_, int_, float_, str_, type_(None))
 
     def described(value: Any) -> str:
         try:
@@ -182,13 +234,43 @@ def make_exporter() -> Callable[[object, str | Path, str], dict[str, Any]]:
         except base_exception:
             return "a value that could not be described"
 
+    def unexportable(value: Any, why: str = "") -> dict[str, Any]:
+        try:
+            kind = nature_(value)
+        except base_exception:
+            kind = "other"
+        return {"kind": "unexportable", "description": (described(value) + why)[:300], "nature": kind}
+
     def is_eager_tensor(value: Any) -> bool:
         return (
             hasattr_(value, "numpy") and hasattr_(value, "shape") and hasattr_(value, "dtype")
             and type_(value).__name__ != "KerasTensor"
         )
 
-    def export(value: Any, folder: str | Path, name: str) -> dict[str, Any]:
+    def is_plain(value: Any, depth: int) -> bool:
+        """Only JSON scalars, lists and string-keyed dicts (a tuple is not plain: it stays a tuple)."""
+        if isinstance_(value, plain_scalars):
+            return True
+        if depth > MAX_TREE_DEPTH:
+            return False
+        if type_(value) is list_:
+            return all(is_plain(item, depth + 1) for item in value)
+        if type_(value) is dict_:
+            return all(isinstance_(k, str_) and is_plain(v, depth + 1) for k, v in value.items())
+        return False
+
+    def fits(value: Any, depth: int) -> bool:
+        """Containers no deeper and no longer than the grader reads (checked before writing anything)."""
+        if not isinstance_(value, (list_, tuple_, dict_)) or is_plain(value, depth):
+            return True  # plain values travel as one JSON value, limited by its length
+        if depth >= MAX_TREE_DEPTH or len_(value) > MAX_TREE_ITEMS:
+            return False
+        items = value.values() if isinstance_(value, dict_) else value
+        return all(fits(item, depth + 1) for item in items)
+
+    def export(value: Any, folder: str | Path, name: str, depth: int = 0) -> dict[str, Any]:
+        if depth == 0 and not fits(value, 0):
+            return unexportable(value, " nested too deeply or too long to grade")
         if isinstance_(value, NotDone):
             return {"kind": "not_done", "exercise": str_(value.exercise_id)[:20]}
         if isinstance_(value, layer_class):
@@ -197,20 +279,41 @@ def make_exporter() -> Callable[[object, str | Path, str], dict[str, Any]]:
                     simplefilter("ignore")  # an unbuilt layer is legitimate evidence: its check says so
                     save_model(value, join(folder, name + ".keras"))
             except base_exception as error:  # a Lambda layer, an unserialisable custom class
-                return {"kind": "unexportable", "description": f"{described(value)} that cannot be saved ({type_(error).__name__})"}
+                return unexportable(value, f" that cannot be saved ({type_(error).__name__})")
             return {"kind": "keras", "file": name + ".keras"}
+        if isinstance_(value, generic):  # a NumPy scalar: np.sum(...), np.prod(...), an array element
+            try:
+                value = value.item()
+            except base_exception:
+                return unexportable(value)
+            if not isinstance_(value, plain_scalars):  # complex, datetime, bytes
+                return unexportable(value)
         if isinstance_(value, ndarray) or is_eager_tensor(value):
             try:
                 np_save(join(folder, name + ".npy"), asarray(value), allow_pickle=False)
             except base_exception:
-                return {"kind": "unexportable", "description": described(value)}
+                return unexportable(value)
             return {"kind": "array", "file": name + ".npy"}
+        if isinstance_(value, (list_, tuple_, dict_)) and not is_plain(value, depth):
+            if isinstance_(value, dict_):
+                keys = list_(value)
+                if not all(isinstance_(k, str_) and len_(k) <= MAX_KEY_CHARS for k in keys):
+                    return unexportable(value, " whose keys are not all short strings")
+                items = [value[k] for k in keys]
+            else:
+                keys, items = None, list_(value)
+            entries = [export(item, folder, f"{name}.{i}", depth + 1) for i, item in enumerate_(items)]
+            entry = {"kind": "tree", "type": "dict" if keys is not None else ("tuple" if isinstance_(value, tuple_) else "list"),
+                     "items": entries}
+            if keys is not None:
+                entry["keys"] = keys
+            return entry
         try:
             encoded = dumps(value, allow_nan=True)
         except base_exception:
-            return {"kind": "unexportable", "description": described(value)}
+            return unexportable(value)
         if len_(encoded) > MAX_JSON_CHARS:
-            return {"kind": "unexportable", "description": described(value) + " too large to grade"}
+            return unexportable(value, " too large to grade")
         return {"kind": "json", "value": loads(encoded)}
 
     return export
@@ -220,6 +323,16 @@ def export_evidence(value: object, folder: Path, name: str) -> dict[str, Any]:
     """Write ``value`` under ``folder`` and return the manifest entry that loads it."""
     folder.mkdir(parents=True, exist_ok=True)
     return make_exporter()(value, folder, name)
+
+
+_UNKNOWN_CLASS = re.compile(r"Could not locate class '([^']{1,80})'")
+
+
+def entry_files(entry: dict[str, Any]) -> list[str]:
+    """Every file a (validated) manifest entry refers to, nested entries included."""
+    if entry.get("kind") == "tree":
+        return [name for item in entry["items"] for name in entry_files(item)]
+    return [entry["file"]] if "file" in entry else []
 
 
 def load_evidence(entry: dict[str, Any], folder: Path) -> object:
@@ -234,6 +347,13 @@ def load_evidence(entry: dict[str, Any], folder: Path) -> object:
             return keras.saving.load_model(folder / entry["file"], safe_mode=True, compile=False)
         except Exception as error:  # custom classes, lambdas: what safe mode refuses to rebuild
             first_line = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+            own_class = _UNKNOWN_CLASS.search(first_line)
+            if own_class:
+                return Unexportable(
+                    f"an object of your own class {own_class.group(1)!r} (subclassed), which the grader "
+                    "cannot rebuild without running your code",
+                    "subclassed",
+                )
             return Unexportable(
                 "a saved model that Keras cannot load in safe mode "
                 f"({type(error).__name__}: {first_line}); use built-in layers and the functional or "
@@ -244,5 +364,23 @@ def load_evidence(entry: dict[str, Any], folder: Path) -> object:
     if kind == "json":
         return entry["value"]
     if kind == "unexportable":
-        return Unexportable(entry["description"])
+        return Unexportable(entry["description"], entry.get("nature", "other"))
+    if kind == "tree":
+        items = [load_evidence(item, folder) for item in entry["items"]]
+        if entry["type"] == "dict":
+            return dict(zip(entry["keys"], items))
+        return tuple(items) if entry["type"] == "tuple" else items
     raise ValueError(f"unknown evidence kind {kind!r}")
+
+
+def as_graded(evidence: dict[str, object]) -> dict[str, object]:
+    """The evidence exactly as the grader's clean process will see it: exported, then loaded.
+
+    The check cell judges this, not the live objects, so a learner's notebook and the
+    instructor's grading always agree on the verdict.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="evidence-") as folder:
+        export = make_exporter()
+        return {name: load_evidence(export(value, folder, name), Path(folder)) for name, value in evidence.items()}

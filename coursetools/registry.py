@@ -98,6 +98,19 @@ def run_check(exercise_id: str, **evidence: object) -> str:
     return passed_line(exercise_id, detail)
 
 
+def run_check_as_graded(exercise_id: str, **evidence: object) -> str:
+    """Judge the evidence after the grader's round trip (export, then load in safe mode).
+
+    This is the one path to a verdict: the learner's check cell and the instructor's
+    grading judge the very same values, so an answer never passes in the notebook and
+    fails in ``grade`` (a NumPy scalar, a per-variable ``trainable`` flag that saving
+    drops, a Lambda layer that safe mode refuses), or the other way round.
+    """
+    from coursetools.evidence import as_graded
+
+    return run_check(exercise_id, **as_graded(evidence))
+
+
 def check(exercise_id: str, **evidence: object) -> None:
     """What a check cell calls: prints one ✅ line, or raises a short feedback card."""
-    print(run_check(exercise_id, **evidence))
+    print(run_check_as_graded(exercise_id, **evidence))

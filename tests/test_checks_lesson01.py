@@ -237,6 +237,6 @@ def test_a_model_safe_mode_cannot_load_is_a_verdict_not_a_crash(tmp_path):
     model = Custom()
     model(np.ones((1, 3), "float32"))
     loaded = load_evidence(export_evidence(model, tmp_path, "model"), tmp_path)
-    assert isinstance(loaded, Unexportable)
-    assert "cannot load in safe mode" in describe(loaded)
-    assert_fails("1.1", "cannot load in safe mode", layer=loaded)
+    assert isinstance(loaded, Unexportable) and loaded.nature == "subclassed"
+    assert "your own class 'Custom'" in describe(loaded)
+    assert_fails("1.1", "cannot rebuild without running your code", layer=model)

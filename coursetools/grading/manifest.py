@@ -16,10 +16,11 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from coursetools.evidence import MAX_KEY_CHARS, MAX_TREE_DEPTH, MAX_TREE_ITEMS, TREE_TYPES, Unexportable, entry_files
 from coursetools.grading.capture import MANIFEST
 
 FILE_KINDS = {"keras": ".keras", "array": ".npy"}
-VALUE_KINDS = {"json", "not_done", "unexportable"}
+VALUE_KINDS = {"json", "not_done", "unexportable", "tree"}
 PROBLEM_KINDS = {"missing_name", "capture_error"}  # the capture could not get a value at all
 MAX_MANIFEST_BYTES = 1_000_000
 MAX_EVIDENCE_BYTES = 500 * 1024 * 1024
@@ -50,8 +51,12 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def validate_entry(name: str, entry: Any) -> dict[str, Any]:
-    """A clean copy of one manifest entry, or :class:`ManifestError`."""
+def validate_entry(name: str, entry: Any, depth: int = 0) -> dict[str, Any]:
+    """A clean copy of one manifest entry, or :class:`ManifestError`.
+
+    Items of a ``tree`` (a list, tuple or dict of evidence) are entries themselves,
+    named ``<name>.<i>``, nested no deeper than the exporter ever writes.
+    """
     if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
         raise ManifestError(f"entry {name!r} is not a manifest entry")
     kind = entry["kind"]
@@ -67,13 +72,34 @@ def validate_entry(name: str, entry: Any) -> dict[str, Any]:
     if kind == "not_done":
         return {"kind": kind, "exercise": str(entry.get("exercise", ""))[:20]}
     if kind == "unexportable":
-        return {"kind": kind, "description": str(entry.get("description", "a value"))[:300]}
+        nature = entry.get("nature")
+        return {"kind": kind, "description": str(entry.get("description", "a value"))[:300],
+                "nature": nature if nature in Unexportable.NATURES else "other"}
+    if kind == "tree":
+        return _validate_tree(name, entry, depth)
     if kind == "missing_name":
         return {"kind": kind, "name": str(entry.get("name", name))[:100]}
     if kind == "capture_error":
         return {"kind": kind, "error": str(entry.get("error", "Exception"))[:100],
                 "message": str(entry.get("message", ""))[:300]}
     raise ManifestError(f"entry {name!r} has unknown kind {kind[:40]!r}")
+
+
+def _validate_tree(name: str, entry: dict[str, Any], depth: int) -> dict[str, Any]:
+    items, kind = entry.get("items"), entry.get("type")
+    if depth >= MAX_TREE_DEPTH or kind not in TREE_TYPES or not isinstance(items, list) or len(items) > MAX_TREE_ITEMS:
+        raise ManifestError(f"entry {name!r} is not a list, tuple or dict the grader reads")
+    clean: dict[str, Any] = {"kind": "tree", "type": kind,
+                             "items": [validate_entry(f"{name}.{i}", item, depth + 1) for i, item in enumerate(items)]}
+    if any(item["kind"] in PROBLEM_KINDS for item in clean["items"]):
+        raise ManifestError(f"entry {name!r} holds an item that is not evidence")
+    if kind == "dict":
+        keys = entry.get("keys")
+        if (not isinstance(keys, list) or len(keys) != len(items) or len(set(map(str, keys))) != len(keys)
+                or not all(isinstance(k, str) and len(k) <= MAX_KEY_CHARS for k in keys)):
+            raise ManifestError(f"entry {name!r} has keys the grader does not read")
+        clean["keys"] = list(keys)
+    return clean
 
 
 def validate(manifest: Any, exercise: str, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -97,7 +123,7 @@ def read(folder: Path, exercise: str, names: tuple[str, ...]) -> tuple[dict[str,
     entries = validate(manifest, exercise, names)
     hashes = {}
     for entry in entries.values():
-        if "file" in entry:
-            regular_file(folder / entry["file"], MAX_EVIDENCE_BYTES)
-            hashes[entry["file"]] = sha256(folder / entry["file"])
+        for file in entry_files(entry):
+            regular_file(folder / file, MAX_EVIDENCE_BYTES)
+            hashes[file] = sha256(folder / file)
     return entries, hashes

@@ -59,7 +59,7 @@ def _load_message(label: str, error: BaseException) -> str:
 
 def judge_item(item: dict[str, Any], scratch: Path, hidden: bool, log: TextIO) -> dict[str, Any]:
     """The verdict for one exercise's evidence; never raises."""
-    from coursetools.evidence import load_evidence
+    from coursetools.evidence import entry_files, load_evidence
     from coursetools.feedback import CheckFailed
     from coursetools.grading import manifest
     from coursetools.grading.hidden import failure_message, hidden_checks_for
@@ -81,14 +81,12 @@ def judge_item(item: dict[str, Any], scratch: Path, hidden: bool, log: TextIO) -
     source = Path(str(item.get("folder")))
     private = Path(tempfile.mkdtemp(dir=scratch))
     hashes = item.get("hashes") or {}
-    for entry in entries.values():
-        if "file" not in entry:
-            continue
+    for file in (file for entry in entries.values() for file in entry_files(entry)):
         try:
-            manifest.regular_file(source / entry["file"], manifest.MAX_EVIDENCE_BYTES)
-            shutil.copyfile(source / entry["file"], private / entry["file"], follow_symlinks=False)
-            if manifest.sha256(private / entry["file"]) != hashes.get(entry["file"]):
-                raise manifest.ManifestError(f"{entry['file']} changed after it was collected")
+            manifest.regular_file(source / file, manifest.MAX_EVIDENCE_BYTES)
+            shutil.copyfile(source / file, private / file, follow_symlinks=False)
+            if manifest.sha256(private / file) != hashes.get(file):
+                raise manifest.ManifestError(f"{file} changed after it was collected")
         except (OSError, manifest.ManifestError) as error:
             return {"status": ERROR, "message": f"the evidence of exercise {exercise_id} was refused ({error})."}
 
@@ -98,7 +96,7 @@ def judge_item(item: dict[str, Any], scratch: Path, hidden: bool, log: TextIO) -
     try:
         values = load_all()
     except Exception as error:
-        name = next((n for n, e in entries.items() if "file" in e), "your answer")
+        name = next((n for n, e in entries.items() if entry_files(e)), "your answer")
         print(f"[verdict] {exercise_id}: loading failed: {traceback.format_exc()}", file=log)
         return {"status": ERROR, "message": _load_message(labels.get(name, name), error)}
     not_started = any(is_not_done(value) for value in values.values())
