@@ -118,11 +118,9 @@ def test(extra: list[str]) -> int:
 
 
 def check_exercises(extra: list[str]) -> int:
-    """A learner's self-grading: run exercise notebooks, compare only the check cells."""
+    """A learner's self-grading: nbval (lax) on copies of the exercise notebooks (coursetools/selfcheck.py)."""
     ensure_environment()
-    targets = [] if any(not arg.startswith("-") for arg in extra) else ["exercises"]
-    return run([str(PYTHON), "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "--nbval-lax",
-                "--nbval-current-env", *extra, *targets])
+    return run([str(PYTHON), "-m", "coursetools", "selfcheck", *extra])
 
 
 def lab(extra: list[str]) -> int:

@@ -2,8 +2,10 @@
 
 Each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region becomes one line per
 name the solution assigns, ``name = not_done("1.2")``. The answer cell then runs
-without error, its check cell reports "not done yet", and every other cell,
-including the check cell and its stored success output, is kept as it is.
+without error and its check cell reports "not done yet". Answer and check cells
+lose their outputs: a learner sees no verdict before running a check (the
+self-check, :mod:`coursetools.selfcheck`, supplies the pass line it compares with).
+Every other cell is kept as it is, outputs included.
 """
 
 from __future__ import annotations
@@ -101,6 +103,9 @@ def build_exercise_notebook(solution: Any) -> Any:
             cell.outputs = []
             cell.execution_count = None
             uses_placeholder = True
+        elif schema.is_check(cell):
+            cell.outputs = []  # no verdict before the learner runs the check
+            cell.execution_count = None
     if uses_placeholder and not any(
         "not_done" in "".join(c.source) and "import" in "".join(c.source)
         for c in nb.cells

@@ -37,6 +37,11 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["selfcheck"]:  # pytest's own options pass through untouched
+        from coursetools.selfcheck import main as selfcheck_main
+
+        return selfcheck_main(argv[1:], ROOT)
     parser = argparse.ArgumentParser(prog="coursetools", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -36,6 +36,8 @@ def test_learner_notebooks_hold_no_solution(path):
             cell = nb.cells[index]
             assert cell.outputs == [] and cell.execution_count is None
             assert f'not_done("{spot.exercise_id}")' in cell.source
+        check_cell = nb.cells[spot.check]
+        assert check_cell.outputs == [] and check_cell.execution_count is None, "a verdict before the learner ran it"
 
 
 @pytest.mark.parametrize(
@@ -84,11 +86,12 @@ def _solution_nb(answer_source: str, *, import_placeholder: bool = True, extra=(
     return new_notebook(cells=[new_markdown_cell("# T"), new_code_cell(setup), answer, check_cell, *extra])
 
 
-def test_build_clears_answer_outputs_and_keeps_check_output():
+def test_build_clears_answer_and_check_outputs():
+    """A learner sees no verdict before running a check, and no output of the solution."""
     nb = build_exercise_notebook(_solution_nb("### BEGIN SOLUTION\nx = 42\n### END SOLUTION"))
     answer, check_cell = nb.cells[2], nb.cells[3]
     assert answer.outputs == [] and answer.execution_count is None and "42" not in answer.source
-    assert check_cell.outputs[0]["text"] == "✅ 9.1 passed: fine\n"
+    assert check_cell.outputs == [] and check_cell.execution_count is None
 
 
 @pytest.mark.parametrize(
