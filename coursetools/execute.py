@@ -28,6 +28,9 @@ def make_client(nb: Any, workdir: Path, *, timeout: int = 120, allow_errors: boo
         record_timing=False,
         # A graceful shutdown waits 2-3 s for TensorFlow's threads; nothing is lost by not waiting.
         shutdown_kernel="immediate",
+        # The kernel's own log goes to this terminal; its one warning ("Kernel is running over
+        # TCP without encryption": a local kernel on loopback) is noise in the course's tools.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
 
 
