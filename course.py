@@ -31,6 +31,9 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".course-installed"
 SUPPORTED = ((3, 10), (3, 13))  # the Python versions TensorFlow 2.21 publishes wheels for
 QUIET_TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}  # see coursetools/quiet_env.py
+START_PAGE = "START_HERE.md"
+LAB_SETTINGS = ".jupyter/lab-settings"
+HIDDEN_IN_LAB = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*~", "*.egg-info")  # Jupyter's defaults + egg-info
 GRAPHVIZ_HELP = (
     "Graphviz's `dot` program is missing, so model diagrams cannot be drawn. Install it with "
     "your system's package manager: `sudo apt-get install graphviz` (Debian/Ubuntu), "
@@ -123,14 +126,31 @@ def check_exercises(extra: list[str]) -> int:
     return run([str(PYTHON), "-m", "coursetools", "selfcheck", *extra])
 
 
+def lab_arguments(extra: list[str]) -> list[str]:
+    """JupyterLab on the course: its own settings, and the start page in a fresh layout.
+
+    The course's settings (.jupyter/lab-settings/overrides.json) turn off the "get notified
+    about news?" pop-up and show Markdown rendered. Layouts are kept in the course folder
+    (.jupyter/workspaces); the start page opens in front of whatever the last session left
+    open. A path on the command line opens that file instead.
+    """
+    args = [str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}",
+            f"--LabApp.workspaces_dir={ROOT / '.jupyter' / 'workspaces'}"]
+    if (ROOT / LAB_SETTINGS).is_dir():
+        args.append(f"--LabApp.app_settings_dir={ROOT / LAB_SETTINGS}")
+    # the file browser shows the course, not the packaging's by-products
+    args += [f"--ContentsManager.hide_globs={pattern}" for pattern in HIDDEN_IN_LAB]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")  # containers and CI machines run as root; Jupyter refuses that by default
+    if not any(not arg.startswith("-") for arg in extra):
+        args.append(f"--LabApp.default_url=/lab/tree/{START_PAGE}")
+    return args + extra
+
+
 def lab(extra: list[str]) -> int:
     ensure_environment()
     ensure_graphviz(required=False)
-    args = [str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        args.append("--allow-root")  # containers and CI machines run as root; Jupyter refuses that by default
-    has_path = any(not arg.startswith("-") for arg in extra)
-    return run(args + extra + ([] if has_path else ["notebooks/01_layers.ipynb"]))
+    return run(lab_arguments(extra))
 
 
 COMMANDS = {

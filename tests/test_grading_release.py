@@ -54,7 +54,8 @@ def test_lessons_exercises_and_feedback_code_are_there(released):
     sanitize = re.search(r"--nbval-sanitize-with[ =](\S+)", (course / "pyproject.toml").read_text())
     if sanitize:
         assert (out / sanitize.group(1)).is_file()  # `course.py check` needs it
-    for needed in ("course.py", "requirements.txt", "pyproject.toml", "coursetools/registry.py",
+    for needed in ("course.py", "START_HERE.md", ".jupyter/lab-settings/overrides.json", "requirements.txt",
+                   "pyproject.toml", "coursetools/registry.py",
                    "coursetools/checks/lesson01.py", "coursetools/grading/verdict.py", "coursetools/data.py"):
         assert (out / needed).is_file(), needed
     info = json.loads((out / RELEASE_INFO).read_text())

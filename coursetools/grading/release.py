@@ -23,9 +23,9 @@ import nbformat
 from coursetools import schema
 from coursetools.grading.snapshot import PACKAGE, is_hidden_path, library_files
 
-TOP_FILES = ["README.md", "course.py", "requirements.txt", "environment.yml", "pyproject.toml",
+TOP_FILES = ["README.md", "START_HERE.md", "course.py", "requirements.txt", "environment.yml", "pyproject.toml",
              "conftest.py", ".gitignore"]
-TOP_DIRS = ["notebooks", "exercises", "data"]
+TOP_DIRS = ["notebooks", "exercises", "data", ".jupyter/lab-settings"]  # the last: JupyterLab settings of `course.py lab`
 PRISTINE_DIR = ".course/pristine"
 RELEASE_INFO = ".course/release.json"
 
