@@ -17,7 +17,8 @@ import pytest
 
 from coursetools.data import dense_by_hand_example
 from coursetools.grading import manifest
-from coursetools.grading.judge import Judge
+from coursetools.grading import bootstrap
+from coursetools.grading.judge import BOOTSTRAP, Judge, JudgeUnavailable
 from coursetools.grading.snapshot import library_files
 from fixtures.grading.classroom import ROOT
 
@@ -82,13 +83,14 @@ def verdicts(tmp_path_factory):
     (ev / "good-layer" / "coursetools" / "__init__.py").write_text("raise SystemExit('hijacked')\n")
 
     library = library_files(ROOT / "coursetools")
+    (base / "work-hidden").mkdir()
     with Judge(library, base / "work-hidden", hidden=True) as judge:
-        (base / "work-hidden").mkdir(exist_ok=True)
         with_hidden = judge.judge(items)
+        info = judge.info
     (base / "work-visible").mkdir()
     with Judge(library, base / "work-visible", hidden=False) as judge:
         visible = judge.judge([i for i in items if i["key"] in ("float16", "tiny-negative")])
-    return with_hidden, visible
+    return with_hidden, visible, info, library, base
 
 
 @pytest.mark.parametrize(
@@ -130,7 +132,6 @@ def test_one_shot_mode_answers_json(tmp_path):
     import subprocess
     import sys
 
-    from coursetools.grading.judge import BOOTSTRAP
     from coursetools.grading.snapshot import write_library
 
     lib = write_library(library_files(ROOT / "coursetools"), tmp_path / "lib")
@@ -144,3 +145,72 @@ def test_one_shot_mode_answers_json(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     answer = json.loads(out.stdout)
     assert answer["id"] == 7 and answer["results"]["k"]["status"] == "passed"
+
+
+# --- the verdict's code: the grader's snapshot, in memory, checked by digest -----------------
+
+
+def test_the_ready_process_runs_the_snapshot_and_imported_everything_first(verdicts):
+    *_, info, library, base = verdicts
+    assert info["digest"] == bootstrap.digest(library)
+    for module in ("coursetools.grading.manifest", "coursetools.evidence", "coursetools.registry",
+                   "coursetools.checks.lesson01", "coursetools.hidden_checks.lesson01"):
+        assert module in info["modules"]
+    assert info["hidden"] >= 1 and "1.1" in info["exercises"]
+    # No copy of the check code on disk, anywhere in the verdict process's folders.
+    for work in ("work-hidden", "work-visible"):
+        assert not list((base / work).rglob("*.py")), "the verdict's code was written to disk"
+
+
+def run_bootstrap(tmp_path, code_digest, files, *args, timeout=60):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-I", "-c", BOOTSTRAP, "-", code_digest, *args], input=bootstrap.encode(files),
+                          capture_output=True, timeout=timeout, cwd=tmp_path)
+
+
+def test_check_code_that_is_not_the_snapshot_is_refused(tmp_path):
+    library = library_files(ROOT / "coursetools")
+    changed = dict(library)
+    changed["coursetools/registry.py"] += b"\nrun_check = lambda exercise_id, **evidence: 'forged'\n"
+    out = run_bootstrap(tmp_path, bootstrap.digest(library), changed, "--serve")
+    assert out.returncode == 3 and b"digest" in out.stderr, out.stderr[-2000:]
+    assert out.stdout == b""
+
+
+def test_the_grader_refuses_to_restart_from_a_changed_snapshot(tmp_path):
+    judge = Judge(library_files(ROOT / "coursetools"), tmp_path)
+    judge.library["coursetools/checks/lesson01.py"] += b"\n# changed\n"
+    with pytest.raises(JudgeUnavailable, match="changed during the run"):
+        judge.start()
+
+
+def test_coursetools_is_served_only_from_the_snapshot(tmp_path):
+    """Modules come from memory; one missing from the snapshot is not looked for on disk."""
+    import subprocess
+    import sys
+
+    library = library_files(ROOT / "coursetools")
+    del library["coursetools/data.py"]
+    probe = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})  # the course folder itself, with every module on disk\n"
+        "from coursetools.grading import bootstrap\n"
+        "files = bootstrap.decode(sys.stdin.buffer.readline())\n"
+        "bootstrap.install(files)\n"
+        "import coursetools.registry, coursetools.checks\n"
+        "assert coursetools.registry.__file__.startswith(bootstrap.ORIGIN), coursetools.registry.__file__\n"
+        "import pkgutil\n"
+        "print(sorted(m.name for m in pkgutil.iter_modules(coursetools.checks.__path__)))\n"
+        "try:\n"
+        "    import coursetools.data\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print('refused', error.name)\n"
+    )
+    out = subprocess.run([sys.executable, "-I", "-c", probe], input=bootstrap.encode(library), capture_output=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    listed, refused = out.stdout.decode().splitlines()
+    assert "lesson01" in listed
+    assert refused == "refused coursetools.data"

@@ -6,7 +6,10 @@ short table of commands; heavy imports happen only when a command runs.
 Exit codes of ``grade``: 0 the class was graded (whatever the learners scored);
 2 grading could not run (bad arguments, inconsistent course, no verdict process,
 report not writable); 3 the report was written but some notebooks could not be run
-because of the grader's side (see grading.log; grade again).
+because of the grader's side (see grading.log; grade again); 4 the class was graded,
+but the verdict process died unexpectedly during the run -- a crash, or a kill from
+outside the grader, possibly a learner's code -- and the notebooks that lost their
+verdict were graded again in a clean process (see "SUSPICIOUS" in grading.log).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 CANNOT_RUN = 2
 GRADER_FAULTS = 3
+SUSPICIOUS = 4
 
 
 def _limits(args: argparse.Namespace) -> Any:
@@ -82,6 +86,11 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
         print(f"grade: {outcome.grader_faults} notebook(s) could not be run because of the grader "
               "itself; see grading.log and grade again", file=sys.stderr)
         return GRADER_FAULTS
+    if outcome.suspicious:
+        print(f"grade: the verdict process died unexpectedly {len(outcome.suspicious)} time(s) during grading "
+              "(a crash, or a kill from outside the grader); the notebooks that lost their verdict were graded "
+              "again in a clean process. See SUSPICIOUS in grading.log", file=sys.stderr)
+        return SUSPICIOUS
     return 0
 
 

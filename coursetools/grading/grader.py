@@ -76,6 +76,7 @@ class NotebookOutcome:
     seconds: float = 0.0
     peak_rss: int = 0
     grader_fault: bool = False
+    regrade: tuple[Plan, NotebookRun, list[dict]] | None = None  # verdict lost when the verdict process died
 
 
 @dataclass
@@ -95,6 +96,7 @@ class ClassOutcome:
     seconds: float = 0.0
     kernels: int = 0
     grader_faults: int = 0
+    suspicious: list[str] = field(default_factory=list)  # unexpected deaths of the verdict process
 
 
 def printable(name: str) -> str:
@@ -255,13 +257,14 @@ def grade_notebook(
                  "hashes": c.hashes, "labels": dict(pristine.calls[ex_id].evidence)}
                 for ex_id, c in run.captured.items()
             ]
-            verdicts = judge.judge(items)
+            verdicts = judge.judge(items, label)
             for ex_id, verdict in verdicts.items():
                 if verdict.get("hidden"):
                     log.append(f"{label}: {ex_id} failed hidden check {verdict['hidden']}")
         return NotebookOutcome(
             combine(pristine, plan, run, verdicts), plan.notes + run.notes, log, True,
             seconds=run.seconds, peak_rss=run.peak_rss, grader_fault=bool(run.infrastructure),
+            regrade=(plan, run, items) if any(v.get("retry") for v in verdicts.values()) else None,
         )
     except Exception:
         return NotebookOutcome(
@@ -298,8 +301,8 @@ def grade_learners(
         if any(_needs_kernel(lo.files, p) or not options.skip_untouched for lo, p in tasks):
             judge = Judge(snapshot.library, work, hidden=options.hidden, job_timeout=options.verdict_timeout,
                           memory_mb=options.verdict_memory_mb)
-            judge.start()
             try:
+                judge.start()
                 judge.wait_ready()  # its check code is in memory before any learner code runs
             except Exception as error:
                 raise GradingError(str(error)) from None
@@ -321,6 +324,8 @@ def grade_learners(
                     bar.update(1)
         for lo in outcome.learners:  # keep the course's notebook order
             lo.notebooks = {name: lo.notebooks[name] for name in snapshot.pristine}
+        if judge is not None:
+            _grade_again(outcome, snapshot, judge, options, work)
     finally:
         if judge is not None:
             if judge.restarts:
@@ -333,6 +338,60 @@ def grade_learners(
             outcome.notes.append(f"scratch folder kept: {work}")
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _grade_again(outcome: ClassOutcome, snapshot: CourseSnapshot, judge: Judge, options: GradeOptions,
+                 work: Path) -> None:
+    """After an unexpected verdict-process death, judge the lost notebooks again in a clean process.
+
+    A verdict process dies unexpectedly when its evidence crashes it, or when something
+    kills it -- which only a learner's kernel should have a reason to do. So every
+    death is reported (grading.log, exit status), and each notebook whose verdict was
+    lost is judged again, one exercise at a time, by a fresh verdict process started
+    now that no learner kernel runs. What still kills that process is its own evidence.
+    """
+    judge.close()  # a process found dead now died unexpectedly too
+    if not judge.deaths:
+        return
+    outcome.suspicious = list(judge.deaths)
+    redo = [(lo, name, nb) for lo in outcome.learners for name, nb in lo.notebooks.items() if nb.regrade]
+    outcome.notes.append(
+        f"SUSPICIOUS: the verdict process died unexpectedly {len(judge.deaths)} time(s) (a crash, or a kill from "
+        f"outside the grader); {len(redo)} notebook(s) that lost their verdict were graded again in a clean "
+        "verdict process started after every kernel had stopped:")
+    outcome.notes += [f"    {death}" for death in judge.deaths]
+    if not redo:
+        return
+    clean = Judge(snapshot.library, work, hidden=options.hidden, job_timeout=options.verdict_timeout,
+                  memory_mb=options.verdict_memory_mb)
+    try:
+        try:
+            clean.start()
+            clean.wait_ready()
+        except Exception as error:
+            for lo, name, nb in redo:
+                nb.results = _rows(snapshot.pristine[name], ERROR, GRADER_FAULT)
+                nb.log.append(f"{lo.files.name}/{name}: GRADER FAULT: no clean verdict process to grade it again: {error}")
+                nb.grader_fault, nb.regrade = True, None
+                outcome.grader_faults += 1
+            return
+        for lo, name, nb in redo:
+            plan, run, items = nb.regrade  # type: ignore[misc]
+            label = f"{lo.files.name}/{name}"
+            verdicts, crashed = {}, []
+            for item in items:
+                deaths = len(clean.deaths)
+                for key, verdict in clean.judge([item], label).items():
+                    verdicts[key] = {k: v for k, v in verdict.items() if k != "retry"}
+                if len(clean.deaths) > deaths:
+                    crashed.append(str(item["key"]))
+            nb.results = combine(snapshot.pristine[name], plan, run, verdicts)
+            nb.regrade = None
+            nb.log.append(f"{label}: graded again in a clean verdict process"
+                          + (f"; its evidence of {', '.join(crashed)} stopped that process too" if crashed else ""))
+            nb.log += [f"{label}: {ex_id} failed hidden check {v['hidden']}" for ex_id, v in verdicts.items() if v.get("hidden")]
+    finally:
+        clean.close()
 
 
 def _verdict_log(work: Path) -> list[str]:
