@@ -28,7 +28,7 @@ from fixtures.grading.classroom import LAYERS, by_learner, grade_cli, load, read
 
 WRONG = 'hidden = layers.Dense(8, activation="relu")'
 RIGHT = 'hidden = layers.Dense(16, activation="relu")'
-OPTIONS = ("--notebooks", LAYERS, "--no-progress", "--cell-timeout", "200")
+OPTIONS = ("--notebooks", LAYERS, "--no-progress", "--cell-timeout", "200", "--no-sandbox")
 
 # Appended to a module of the verdict process: every check passes, no hidden check runs.
 FORGERY = '''
@@ -165,6 +165,9 @@ def assert_wrong_answer_failed(rows: dict, learner: str) -> None:
 def test_appending_to_the_verdict_modules_forges_nothing(lazy_import):
     result, report = lazy_import
     assert result.returncode == 0, result.stderr[-3000:]
+    # --no-sandbox is said loudly, on the terminal and at the top of grading.log
+    assert "WARNING: NO SANDBOX: --no-sandbox was given" in result.stderr
+    assert (report / "grading.log").read_text(encoding="utf-8").splitlines()[1].startswith("WARNING: NO SANDBOX")
     rows = by_learner(read_grades(report))
     assert_wrong_answer_failed(rows, "a-attacker")
     assert_wrong_answer_failed(rows, "b-victim")

@@ -73,7 +73,7 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
         options = GradeOptions(
             workers=args.workers, limits=_limits(args), hidden=not args.no_hidden,
             keep_work=args.keep_work, progress_bar=not args.no_progress,
-            data_dir=root / "data",
+            data_dir=root / "data", sandbox=not args.no_sandbox,
         )
         outcome = grade_class(Path(args.submissions), snapshot, options)
         write_report(outcome, Path(args.out))
@@ -82,6 +82,8 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
         return CANNOT_RUN
     print(summary(outcome))
     print(f"report: {Path(args.out) / 'grades.csv'}, feedback in {Path(args.out) / 'feedback'}")
+    if outcome.sandbox.startswith("WARNING"):
+        print(f"grade: {outcome.sandbox}", file=sys.stderr)
     if outcome.grader_faults:
         print(f"grade: {outcome.grader_faults} notebook(s) could not be run because of the grader "
               "itself; see grading.log and grade again", file=sys.stderr)
@@ -114,7 +116,7 @@ def _grade_benchmark(args: argparse.Namespace, root: Path) -> int:
     from coursetools.grading.benchmark import run_benchmark
 
     return run_benchmark(root, learners=args.learners, workers=args.workers, out=Path(args.out) if args.out else None,
-                         baseline=not args.no_baseline)
+                         baseline=not args.no_baseline, sandbox=not args.no_sandbox)
 
 
 def add_grading_commands(sub: Any, root: Path) -> None:
@@ -133,6 +135,8 @@ def add_grading_commands(sub: Any, root: Path) -> None:
     grade.add_argument("--notebooks", nargs="+", metavar="NAME", help="grade only these exercise notebooks")
     grade.add_argument("--release", metavar="DIR", help="grade against the pristine notebooks of an earlier release")
     grade.add_argument("--no-hidden", action="store_true", help="skip hidden checks")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run kernels unsandboxed even where bubblewrap is available (warned about)")
     grade.add_argument("--keep-work", action="store_true", help="keep the scratch folder (debugging)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     grade.set_defaults(run=lambda a: _grade(a, root))
@@ -148,4 +152,5 @@ def add_grading_commands(sub: Any, root: Path) -> None:
     bench.add_argument("--workers", type=int, default=2)
     bench.add_argument("--out", metavar="DIR", help="keep the synthetic class and report here")
     bench.add_argument("--no-baseline", action="store_true", help="skip timing plain execution")
+    bench.add_argument("--no-sandbox", action="store_true", help="grade without the kernel sandbox")
     bench.set_defaults(run=lambda a: _grade_benchmark(a, root))

@@ -30,6 +30,8 @@ from pathlib import Path
 from coursetools.grading.judge import Judge
 from coursetools.grading.outcome import ERROR, FAILED, MISSING, ExerciseResult, clip
 from coursetools.grading.run import Limits, NotebookRun, run_plan
+from coursetools.grading.sandbox import Sandbox
+from coursetools.grading.sandbox import detect as detect_sandbox
 from coursetools.grading.snapshot import CourseSnapshot, Pristine
 from coursetools.grading.submission import MAX_NOTEBOOK_BYTES, Plan, SubmissionError, parse_notebook, rebuild
 
@@ -54,6 +56,7 @@ class GradeOptions:
     verdict_timeout: float = 300.0
     verdict_memory_mb: int = 4096
     data_dir: Path | None = None  # copied next to each run's exercises/ when present
+    sandbox: bool = True  # run kernels in a sandbox where the machine offers one (see .sandbox)
 
 
 @dataclass
@@ -97,6 +100,7 @@ class ClassOutcome:
     kernels: int = 0
     grader_faults: int = 0
     suspicious: list[str] = field(default_factory=list)  # unexpected deaths of the verdict process
+    sandbox: str = ""  # how kernels ran: the sandbox, or a warning that there was none
 
 
 def printable(name: str) -> str:
@@ -222,6 +226,7 @@ def grade_notebook(
     judge: Judge | None,
     options: GradeOptions,
     workdir: Path,
+    sandbox: Sandbox | None = None,
 ) -> NotebookOutcome:
     """Rows for one learner's copy of one exercise notebook; never raises."""
     label = f"{files.name}/{pristine.name}"
@@ -242,7 +247,8 @@ def grade_notebook(
             return NotebookOutcome(combine(pristine, plan, None, {}), plan.notes, [f"{label}: unchanged, not run"])
         if len(plan.problems) == len(pristine.exercises):  # nothing left that running could grade
             return NotebookOutcome(combine(pristine, plan, None, {}), plan.notes, [f"{label}: no gradable answer, not run"])
-        run = run_plan(plan, pristine.calls, snapshot.kernel_library(), workdir, options.limits, options.data_dir)
+        run = run_plan(plan, pristine.calls, snapshot.kernel_library(), workdir, options.limits, options.data_dir,
+                       sandbox)
         log = [f"{label}: ran in {run.seconds:.1f} s, kernel peak {run.peak_rss / 2**20:.0f} MB"]
         if run.stopped:
             log.append(f"{label}: stopped: {run.stopped}\n    kernel log tail: {run.log[-600:]!r}")
@@ -296,9 +302,10 @@ def grade_learners(
     work = Path(tempfile.mkdtemp(prefix="coursetools-grade-"))
     outcome = ClassOutcome([LearnerOutcome(files) for files in learners], list(notes or []))
     tasks = [(lo, p) for lo in outcome.learners for p in snapshot.pristine.values()]
-    judge = None
+    judge = sandbox = None
     try:
         if any(_needs_kernel(lo.files, p) or not options.skip_untouched for lo, p in tasks):
+            sandbox, outcome.sandbox = detect_sandbox(options.sandbox)
             judge = Judge(snapshot.library, work, hidden=options.hidden, job_timeout=options.verdict_timeout,
                           memory_mb=options.verdict_memory_mb)
             try:
@@ -311,7 +318,7 @@ def grade_learners(
                   disable=not options.progress_bar, dynamic_ncols=True) as bar:
             with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="grade") as pool:
                 futures = {
-                    pool.submit(grade_notebook, lo.files, p, snapshot, judge, options, work): (lo, p)
+                    pool.submit(grade_notebook, lo.files, p, snapshot, judge, options, work, sandbox): (lo, p)
                     for lo, p in tasks
                 }
                 for future in as_completed(futures):
