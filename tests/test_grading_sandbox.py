@@ -201,3 +201,18 @@ def test_the_sandbox_binds_the_python_environment_read_only():
         assert ("--ro-bind", root) in pairs
     assert ("--bind", "/w/c") in pairs and ("--ro-bind", "/w/lib") in pairs
     assert "--unshare-net" in command and "--unshare-pid" in command and command[-1] == "python"
+
+
+def test_setup_installs_bubblewrap_or_says_how(monkeypatch, capsys):
+    sys.path.insert(0, str(ROOT))
+    import course
+
+    monkeypatch.setattr(course.shutil, "which", lambda name: None)
+    monkeypatch.setattr(course.os, "geteuid", lambda: 1000)  # not root: nothing is installed
+    monkeypatch.setattr(course.sys, "platform", "linux")
+    course.ensure_bubblewrap()
+    out = capsys.readouterr().out
+    assert "bubblewrap (`bwrap`) is missing" in out and "sudo apt-get install bubblewrap" in out
+    monkeypatch.setattr(course.sys, "platform", "darwin")  # no bubblewrap outside Linux: nothing to say
+    course.ensure_bubblewrap()
+    assert capsys.readouterr().out == ""
