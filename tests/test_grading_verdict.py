@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 import warnings
 from pathlib import Path
 
@@ -214,3 +216,38 @@ def test_coursetools_is_served_only_from_the_snapshot(tmp_path):
     listed, refused = out.stdout.decode().splitlines()
     assert "lesson01" in listed
     assert refused == "refused coursetools.data"
+
+
+class KilledWhileJudging(Judge):
+    """A verdict process that something kills right after it receives its next job."""
+
+    kill_next = False
+
+    def _send(self, text: str) -> None:
+        super()._send(text)
+        if self.kill_next and '"items"' in text:
+            self.kill_next = False
+            os.kill(self._process.pid, signal.SIGKILL)
+
+
+def test_deaths_are_told_apart_from_limits_and_lost_verdicts_marked_for_retry(tmp_path):
+    item = evidence(tmp_path / "evidence" / "good", "1.1", "layer", keras.layers.Dense(16, activation="relu"))
+    (tmp_path / "work").mkdir()
+    judge = KilledWhileJudging(library_files(ROOT / "coursetools"), tmp_path / "work", job_timeout=0.01)
+    try:
+        judge.start()
+        judge.wait_ready()
+        slow = judge.judge([item], "slow")["good"]  # a job over its time limit: the evidence's fault
+        assert slow["status"] == "error" and "took longer" in slow["message"] and "retry" not in slow
+        assert judge.deaths == []
+        judge.job_timeout = 300
+        judge.kill_next = True
+        lost = judge.judge([item], "victim/01_layers.ipynb")["good"]
+        assert lost["status"] == "error" and lost["retry"] is True
+        assert len(judge.deaths) == 1 and "was killed by SIGKILL while judging victim/01_layers.ipynb" in judge.deaths[0]
+        assert judge.judge([item], "next")["good"]["status"] == "passed"  # a fresh process, same snapshot
+        os.kill(judge._process.pid, signal.SIGKILL)  # dies with no job: noticed when the run ends
+        time.sleep(0.5)
+    finally:
+        judge.close()
+    assert len(judge.deaths) == 2 and "while it had no job" in judge.deaths[1]

@@ -36,7 +36,6 @@ a warning in grading.log and on the terminal.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import subprocess
 import sys
@@ -67,6 +66,8 @@ class Sandbox:
     def user(self) -> str:
         if self.uid is None:
             return "the grader's user, in a user namespace"
+        import pwd  # Unix only, like the sandbox
+
         try:
             return f"uid {self.uid} ({pwd.getpwuid(self.uid).pw_name})"
         except KeyError:
@@ -143,6 +144,8 @@ def python_roots() -> tuple[str, ...]:
 
 
 def _unprivileged_ids() -> tuple[int, int]:
+    import pwd
+
     try:
         entry = pwd.getpwnam("nobody")
         return entry.pw_uid, entry.pw_gid
