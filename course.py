@@ -39,6 +39,11 @@ GRAPHVIZ_HELP = (
     "your system's package manager: `sudo apt-get install graphviz` (Debian/Ubuntu), "
     "`brew install graphviz` (macOS) or `conda install graphviz`."
 )
+BUBBLEWRAP_HELP = (
+    "bubblewrap (`bwrap`) is missing, so `python -m coursetools grade` would run learners' code "
+    "unsandboxed (it warns when it does). Install it: `sudo apt-get install bubblewrap` (Debian/Ubuntu), "
+    "`sudo dnf install bubblewrap` (Fedora)."
+)
 
 
 def say(message: str) -> None:
@@ -78,22 +83,33 @@ def ensure_environment() -> None:
     say(f"installed in {time.monotonic() - started:.0f} s")
 
 
-def ensure_graphviz(required: bool) -> None:
-    """Model diagrams need Graphviz's `dot`; install it where we may, else say how."""
-    if shutil.which("dot"):
-        return
+def apt_install(package: str, program: str) -> bool:
+    """Install a Debian package when ``program`` is missing and we may (root, apt-get); is it there now?"""
+    if shutil.which(program):
+        return True
     apt = shutil.which("apt-get")
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     if apt and is_root:
-        say("installing Graphviz (Debian package graphviz)")
+        say(f"installing {program} (Debian package {package})")
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run([apt, "-qq", "update"], check=False, env=env, stdout=subprocess.DEVNULL)
-        subprocess.run([apt, "-qq", "install", "-y", "graphviz"], check=False, env=env, stdout=subprocess.DEVNULL)
-    if shutil.which("dot"):
+        subprocess.run([apt, "-qq", "install", "-y", package], check=False, env=env, stdout=subprocess.DEVNULL)
+    return bool(shutil.which(program))
+
+
+def ensure_graphviz(required: bool) -> None:
+    """Model diagrams need Graphviz's `dot`; install it where we may, else say how."""
+    if apt_install("graphviz", "dot"):
         return
     if required:
         sys.exit(f"[course] {GRAPHVIZ_HELP} The notebook tests compare the diagrams' cells, so they need it too.")
     say(f"warning: {GRAPHVIZ_HELP}")
+
+
+def ensure_bubblewrap() -> None:
+    """Classroom grading sandboxes learners' kernels with bubblewrap (Linux); install it where we may."""
+    if sys.platform.startswith("linux") and not apt_install("bubblewrap", "bwrap"):
+        say(f"warning: {BUBBLEWRAP_HELP}")
 
 
 def course_env() -> dict[str, str]:
@@ -113,6 +129,7 @@ def test(extra: list[str]) -> int:
     """The whole suite: unit tests, then every lesson and solution under strict nbval."""
     ensure_environment()
     ensure_graphviz(required=True)
+    ensure_bubblewrap()
     started = time.monotonic()
     # testpaths (pyproject.toml): tests/, and notebooks/ + solutions/ compared strictly by nbval.
     code = run([str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadscope", "--nbval", "--nbval-current-env", *extra])
@@ -157,7 +174,7 @@ COMMANDS = {
     "lab": lab,
     "test": test,
     "check": check_exercises,
-    "setup": lambda extra: (ensure_environment(), ensure_graphviz(required=False), 0)[-1],
+    "setup": lambda extra: (ensure_environment(), ensure_graphviz(required=False), ensure_bubblewrap(), 0)[-1],
     # your progress: every exercise passed / failed / not started, graded like the instructor grades
     "progress": lambda extra: (ensure_environment(), run([str(PYTHON), "-m", "coursetools", "progress", *extra]))[-1],
 }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 import warnings
 from pathlib import Path
 
@@ -17,7 +19,8 @@ import pytest
 
 from coursetools.data import dense_by_hand_example
 from coursetools.grading import manifest
-from coursetools.grading.judge import Judge
+from coursetools.grading import bootstrap
+from coursetools.grading.judge import BOOTSTRAP, Judge, JudgeUnavailable
 from coursetools.grading.snapshot import library_files
 from fixtures.grading.classroom import ROOT
 
@@ -82,13 +85,14 @@ def verdicts(tmp_path_factory):
     (ev / "good-layer" / "coursetools" / "__init__.py").write_text("raise SystemExit('hijacked')\n")
 
     library = library_files(ROOT / "coursetools")
+    (base / "work-hidden").mkdir()
     with Judge(library, base / "work-hidden", hidden=True) as judge:
-        (base / "work-hidden").mkdir(exist_ok=True)
         with_hidden = judge.judge(items)
+        info = judge.info
     (base / "work-visible").mkdir()
     with Judge(library, base / "work-visible", hidden=False) as judge:
         visible = judge.judge([i for i in items if i["key"] in ("float16", "tiny-negative")])
-    return with_hidden, visible
+    return with_hidden, visible, info, library, base
 
 
 @pytest.mark.parametrize(
@@ -130,7 +134,6 @@ def test_one_shot_mode_answers_json(tmp_path):
     import subprocess
     import sys
 
-    from coursetools.grading.judge import BOOTSTRAP
     from coursetools.grading.snapshot import write_library
 
     lib = write_library(library_files(ROOT / "coursetools"), tmp_path / "lib")
@@ -144,3 +147,107 @@ def test_one_shot_mode_answers_json(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     answer = json.loads(out.stdout)
     assert answer["id"] == 7 and answer["results"]["k"]["status"] == "passed"
+
+
+# --- the verdict's code: the grader's snapshot, in memory, checked by digest -----------------
+
+
+def test_the_ready_process_runs_the_snapshot_and_imported_everything_first(verdicts):
+    *_, info, library, base = verdicts
+    assert info["digest"] == bootstrap.digest(library)
+    for module in ("coursetools.grading.manifest", "coursetools.evidence", "coursetools.registry",
+                   "coursetools.checks.lesson01", "coursetools.hidden_checks.lesson01"):
+        assert module in info["modules"]
+    assert info["hidden"] >= 1 and "1.1" in info["exercises"]
+    # No copy of the check code on disk, anywhere in the verdict process's folders.
+    for work in ("work-hidden", "work-visible"):
+        assert not list((base / work).rglob("*.py")), "the verdict's code was written to disk"
+
+
+def run_bootstrap(tmp_path, code_digest, files, *args, timeout=60):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-I", "-c", BOOTSTRAP, "-", code_digest, *args], input=bootstrap.encode(files),
+                          capture_output=True, timeout=timeout, cwd=tmp_path)
+
+
+def test_check_code_that_is_not_the_snapshot_is_refused(tmp_path):
+    library = library_files(ROOT / "coursetools")
+    changed = dict(library)
+    changed["coursetools/registry.py"] += b"\nrun_check = lambda exercise_id, **evidence: 'forged'\n"
+    out = run_bootstrap(tmp_path, bootstrap.digest(library), changed, "--serve")
+    assert out.returncode == 3 and b"digest" in out.stderr, out.stderr[-2000:]
+    assert out.stdout == b""
+
+
+def test_the_grader_refuses_to_restart_from_a_changed_snapshot(tmp_path):
+    judge = Judge(library_files(ROOT / "coursetools"), tmp_path)
+    judge.library["coursetools/checks/lesson01.py"] += b"\n# changed\n"
+    with pytest.raises(JudgeUnavailable, match="changed during the run"):
+        judge.start()
+
+
+def test_coursetools_is_served_only_from_the_snapshot(tmp_path):
+    """Modules come from memory; one missing from the snapshot is not looked for on disk."""
+    import subprocess
+    import sys
+
+    library = library_files(ROOT / "coursetools")
+    del library["coursetools/data.py"]
+    probe = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})  # the course folder itself, with every module on disk\n"
+        "from coursetools.grading import bootstrap\n"
+        "files = bootstrap.decode(sys.stdin.buffer.readline())\n"
+        "bootstrap.install(files)\n"
+        "import coursetools.registry, coursetools.checks\n"
+        "assert coursetools.registry.__file__.startswith(bootstrap.ORIGIN), coursetools.registry.__file__\n"
+        "import pkgutil\n"
+        "print(sorted(m.name for m in pkgutil.iter_modules(coursetools.checks.__path__)))\n"
+        "try:\n"
+        "    import coursetools.data\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print('refused', error.name)\n"
+    )
+    out = subprocess.run([sys.executable, "-I", "-c", probe], input=bootstrap.encode(library), capture_output=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    listed, refused = out.stdout.decode().splitlines()
+    assert "lesson01" in listed
+    assert refused == "refused coursetools.data"
+
+
+class KilledWhileJudging(Judge):
+    """A verdict process that something kills right after it receives its next job."""
+
+    kill_next = False
+
+    def _send(self, text: str) -> None:
+        super()._send(text)
+        if self.kill_next and '"items"' in text:
+            self.kill_next = False
+            os.kill(self._process.pid, signal.SIGKILL)
+
+
+def test_deaths_are_told_apart_from_limits_and_lost_verdicts_marked_for_retry(tmp_path):
+    item = evidence(tmp_path / "evidence" / "good", "1.1", "layer", keras.layers.Dense(16, activation="relu"))
+    (tmp_path / "work").mkdir()
+    judge = KilledWhileJudging(library_files(ROOT / "coursetools"), tmp_path / "work", job_timeout=0.01)
+    try:
+        judge.start()
+        judge.wait_ready()
+        slow = judge.judge([item], "slow")["good"]  # a job over its time limit: the evidence's fault
+        assert slow["status"] == "error" and "took longer" in slow["message"] and "retry" not in slow
+        assert judge.deaths == []
+        judge.job_timeout = 300
+        judge.kill_next = True
+        lost = judge.judge([item], "victim/01_layers.ipynb")["good"]
+        assert lost["status"] == "error" and lost["retry"] is True
+        assert len(judge.deaths) == 1 and "was killed by SIGKILL while judging victim/01_layers.ipynb" in judge.deaths[0]
+        assert judge.judge([item], "next")["good"]["status"] == "passed"  # a fresh process, same snapshot
+        os.kill(judge._process.pid, signal.SIGKILL)  # dies with no job: noticed when the run ends
+        time.sleep(0.5)
+    finally:
+        judge.close()
+    assert len(judge.deaths) == 2 and "while it had no job" in judge.deaths[1]

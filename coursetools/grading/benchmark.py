@@ -79,7 +79,7 @@ def plain_execution(submissions: Path, workers: int, timeout: int = 600) -> tupl
 
 
 def run_benchmark(root: Path, *, learners: int = 30, workers: int = 2, out: Path | None = None,
-                  baseline: bool = True) -> int:
+                  baseline: bool = True, sandbox: bool = True) -> int:
     from coursetools.grading.grader import GradeOptions, grade_class
     from coursetools.grading.report import summary, write_report
     from coursetools.grading.snapshot import take_snapshot
@@ -94,12 +94,14 @@ def run_benchmark(root: Path, *, learners: int = 30, workers: int = 2, out: Path
               f"notebooks; answers: {counts}")
         started = time.monotonic()
         with PeakMemory(os.getpid(), interval=0.2) as memory:
-            outcome = grade_class(submissions, snapshot, GradeOptions(workers=workers))
+            outcome = grade_class(submissions, snapshot, GradeOptions(workers=workers, sandbox=sandbox))
         grade_wall = time.monotonic() - started
         write_report(outcome, work / "report")
         print(summary(outcome))
+        print(outcome.sandbox)
         figures: dict[str, Any] = {
             "learners": learners, "workers": workers, "notebooks": notebooks, "answers": counts,
+            "sandbox": not outcome.sandbox.startswith("WARNING"),
             "grade_wall_s": round(grade_wall, 1),
             "grade_notebooks_per_min": round(notebooks / grade_wall * 60, 1),
             "grade_kernels_run": outcome.kernels,

@@ -6,7 +6,10 @@ short table of commands; heavy imports happen only when a command runs.
 Exit codes of ``grade``: 0 the class was graded (whatever the learners scored);
 2 grading could not run (bad arguments, inconsistent course, no verdict process,
 report not writable); 3 the report was written but some notebooks could not be run
-because of the grader's side (see grading.log; grade again).
+because of the grader's side (see grading.log; grade again); 4 the class was graded,
+but the verdict process died unexpectedly during the run -- a crash, or a kill from
+outside the grader, possibly a learner's code -- and the notebooks that lost their
+verdict were graded again in a clean process (see "SUSPICIOUS" in grading.log).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 CANNOT_RUN = 2
 GRADER_FAULTS = 3
+SUSPICIOUS = 4
 
 
 def _limits(args: argparse.Namespace) -> Any:
@@ -69,7 +73,7 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
         options = GradeOptions(
             workers=args.workers, limits=_limits(args), hidden=not args.no_hidden,
             keep_work=args.keep_work, progress_bar=not args.no_progress,
-            data_dir=root / "data",
+            data_dir=root / "data", sandbox=not args.no_sandbox,
         )
         outcome = grade_class(Path(args.submissions), snapshot, options)
         write_report(outcome, Path(args.out))
@@ -78,10 +82,17 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
         return CANNOT_RUN
     print(summary(outcome))
     print(f"report: {Path(args.out) / 'grades.csv'}, feedback in {Path(args.out) / 'feedback'}")
+    if outcome.sandbox.startswith("WARNING"):
+        print(f"grade: {outcome.sandbox}", file=sys.stderr)
     if outcome.grader_faults:
         print(f"grade: {outcome.grader_faults} notebook(s) could not be run because of the grader "
               "itself; see grading.log and grade again", file=sys.stderr)
         return GRADER_FAULTS
+    if outcome.suspicious:
+        print(f"grade: the verdict process died unexpectedly {len(outcome.suspicious)} time(s) during grading "
+              "(a crash, or a kill from outside the grader); the notebooks that lost their verdict were graded "
+              "again in a clean process. See SUSPICIOUS in grading.log", file=sys.stderr)
+        return SUSPICIOUS
     return 0
 
 
@@ -105,7 +116,7 @@ def _grade_benchmark(args: argparse.Namespace, root: Path) -> int:
     from coursetools.grading.benchmark import run_benchmark
 
     return run_benchmark(root, learners=args.learners, workers=args.workers, out=Path(args.out) if args.out else None,
-                         baseline=not args.no_baseline)
+                         baseline=not args.no_baseline, sandbox=not args.no_sandbox)
 
 
 def add_grading_commands(sub: Any, root: Path) -> None:
@@ -124,6 +135,8 @@ def add_grading_commands(sub: Any, root: Path) -> None:
     grade.add_argument("--notebooks", nargs="+", metavar="NAME", help="grade only these exercise notebooks")
     grade.add_argument("--release", metavar="DIR", help="grade against the pristine notebooks of an earlier release")
     grade.add_argument("--no-hidden", action="store_true", help="skip hidden checks")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run kernels unsandboxed even where bubblewrap is available (warned about)")
     grade.add_argument("--keep-work", action="store_true", help="keep the scratch folder (debugging)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     grade.set_defaults(run=lambda a: _grade(a, root))
@@ -139,4 +152,5 @@ def add_grading_commands(sub: Any, root: Path) -> None:
     bench.add_argument("--workers", type=int, default=2)
     bench.add_argument("--out", metavar="DIR", help="keep the synthetic class and report here")
     bench.add_argument("--no-baseline", action="store_true", help="skip timing plain execution")
+    bench.add_argument("--no-sandbox", action="store_true", help="grade without the kernel sandbox")
     bench.set_defaults(run=lambda a: _grade_benchmark(a, root))

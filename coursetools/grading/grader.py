@@ -30,6 +30,8 @@ from pathlib import Path
 from coursetools.grading.judge import Judge
 from coursetools.grading.outcome import ERROR, FAILED, MISSING, ExerciseResult, clip
 from coursetools.grading.run import Limits, NotebookRun, run_plan
+from coursetools.grading.sandbox import Sandbox
+from coursetools.grading.sandbox import detect as detect_sandbox
 from coursetools.grading.snapshot import CourseSnapshot, Pristine
 from coursetools.grading.submission import MAX_NOTEBOOK_BYTES, Plan, SubmissionError, parse_notebook, rebuild
 
@@ -54,6 +56,7 @@ class GradeOptions:
     verdict_timeout: float = 300.0
     verdict_memory_mb: int = 4096
     data_dir: Path | None = None  # copied next to each run's exercises/ when present
+    sandbox: bool = True  # run kernels in a sandbox where the machine offers one (see .sandbox)
 
 
 @dataclass
@@ -76,6 +79,7 @@ class NotebookOutcome:
     seconds: float = 0.0
     peak_rss: int = 0
     grader_fault: bool = False
+    regrade: tuple[Plan, NotebookRun, list[dict]] | None = None  # verdict lost when the verdict process died
 
 
 @dataclass
@@ -95,6 +99,8 @@ class ClassOutcome:
     seconds: float = 0.0
     kernels: int = 0
     grader_faults: int = 0
+    suspicious: list[str] = field(default_factory=list)  # unexpected deaths of the verdict process
+    sandbox: str = ""  # how kernels ran: the sandbox, or a warning that there was none
 
 
 def printable(name: str) -> str:
@@ -220,6 +226,7 @@ def grade_notebook(
     judge: Judge | None,
     options: GradeOptions,
     workdir: Path,
+    sandbox: Sandbox | None = None,
 ) -> NotebookOutcome:
     """Rows for one learner's copy of one exercise notebook; never raises."""
     label = f"{files.name}/{pristine.name}"
@@ -240,7 +247,8 @@ def grade_notebook(
             return NotebookOutcome(combine(pristine, plan, None, {}), plan.notes, [f"{label}: unchanged, not run"])
         if len(plan.problems) == len(pristine.exercises):  # nothing left that running could grade
             return NotebookOutcome(combine(pristine, plan, None, {}), plan.notes, [f"{label}: no gradable answer, not run"])
-        run = run_plan(plan, pristine.calls, snapshot.kernel_library(), workdir, options.limits, options.data_dir)
+        run = run_plan(plan, pristine.calls, snapshot.kernel_library(), workdir, options.limits, options.data_dir,
+                       sandbox)
         log = [f"{label}: ran in {run.seconds:.1f} s, kernel peak {run.peak_rss / 2**20:.0f} MB"]
         if run.stopped:
             log.append(f"{label}: stopped: {run.stopped}\n    kernel log tail: {run.log[-600:]!r}")
@@ -255,13 +263,14 @@ def grade_notebook(
                  "hashes": c.hashes, "labels": dict(pristine.calls[ex_id].evidence)}
                 for ex_id, c in run.captured.items()
             ]
-            verdicts = judge.judge(items)
+            verdicts = judge.judge(items, label)
             for ex_id, verdict in verdicts.items():
                 if verdict.get("hidden"):
                     log.append(f"{label}: {ex_id} failed hidden check {verdict['hidden']}")
         return NotebookOutcome(
             combine(pristine, plan, run, verdicts), plan.notes + run.notes, log, True,
             seconds=run.seconds, peak_rss=run.peak_rss, grader_fault=bool(run.infrastructure),
+            regrade=(plan, run, items) if any(v.get("retry") for v in verdicts.values()) else None,
         )
     except Exception:
         return NotebookOutcome(
@@ -293,13 +302,14 @@ def grade_learners(
     work = Path(tempfile.mkdtemp(prefix="coursetools-grade-"))
     outcome = ClassOutcome([LearnerOutcome(files) for files in learners], list(notes or []))
     tasks = [(lo, p) for lo in outcome.learners for p in snapshot.pristine.values()]
-    judge = None
+    judge = sandbox = None
     try:
         if any(_needs_kernel(lo.files, p) or not options.skip_untouched for lo, p in tasks):
+            sandbox, outcome.sandbox = detect_sandbox(options.sandbox)
             judge = Judge(snapshot.library, work, hidden=options.hidden, job_timeout=options.verdict_timeout,
                           memory_mb=options.verdict_memory_mb)
-            judge.start()
             try:
+                judge.start()
                 judge.wait_ready()  # its check code is in memory before any learner code runs
             except Exception as error:
                 raise GradingError(str(error)) from None
@@ -308,7 +318,7 @@ def grade_learners(
                   disable=not options.progress_bar, dynamic_ncols=True) as bar:
             with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="grade") as pool:
                 futures = {
-                    pool.submit(grade_notebook, lo.files, p, snapshot, judge, options, work): (lo, p)
+                    pool.submit(grade_notebook, lo.files, p, snapshot, judge, options, work, sandbox): (lo, p)
                     for lo, p in tasks
                 }
                 for future in as_completed(futures):
@@ -321,6 +331,8 @@ def grade_learners(
                     bar.update(1)
         for lo in outcome.learners:  # keep the course's notebook order
             lo.notebooks = {name: lo.notebooks[name] for name in snapshot.pristine}
+        if judge is not None:
+            _grade_again(outcome, snapshot, judge, options, work)
     finally:
         if judge is not None:
             if judge.restarts:
@@ -333,6 +345,60 @@ def grade_learners(
             outcome.notes.append(f"scratch folder kept: {work}")
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _grade_again(outcome: ClassOutcome, snapshot: CourseSnapshot, judge: Judge, options: GradeOptions,
+                 work: Path) -> None:
+    """After an unexpected verdict-process death, judge the lost notebooks again in a clean process.
+
+    A verdict process dies unexpectedly when its evidence crashes it, or when something
+    kills it -- which only a learner's kernel should have a reason to do. So every
+    death is reported (grading.log, exit status), and each notebook whose verdict was
+    lost is judged again, one exercise at a time, by a fresh verdict process started
+    now that no learner kernel runs. What still kills that process is its own evidence.
+    """
+    judge.close()  # a process found dead now died unexpectedly too
+    if not judge.deaths:
+        return
+    outcome.suspicious = list(judge.deaths)
+    redo = [(lo, name, nb) for lo in outcome.learners for name, nb in lo.notebooks.items() if nb.regrade]
+    outcome.notes.append(
+        f"SUSPICIOUS: the verdict process died unexpectedly {len(judge.deaths)} time(s) (a crash, or a kill from "
+        f"outside the grader); {len(redo)} notebook(s) that lost their verdict were graded again in a clean "
+        "verdict process started after every kernel had stopped:")
+    outcome.notes += [f"    {death}" for death in judge.deaths]
+    if not redo:
+        return
+    clean = Judge(snapshot.library, work, hidden=options.hidden, job_timeout=options.verdict_timeout,
+                  memory_mb=options.verdict_memory_mb)
+    try:
+        try:
+            clean.start()
+            clean.wait_ready()
+        except Exception as error:
+            for lo, name, nb in redo:
+                nb.results = _rows(snapshot.pristine[name], ERROR, GRADER_FAULT)
+                nb.log.append(f"{lo.files.name}/{name}: GRADER FAULT: no clean verdict process to grade it again: {error}")
+                nb.grader_fault, nb.regrade = True, None
+                outcome.grader_faults += 1
+            return
+        for lo, name, nb in redo:
+            plan, run, items = nb.regrade  # type: ignore[misc]
+            label = f"{lo.files.name}/{name}"
+            verdicts, crashed = {}, []
+            for item in items:
+                deaths = len(clean.deaths)
+                for key, verdict in clean.judge([item], label).items():
+                    verdicts[key] = {k: v for k, v in verdict.items() if k != "retry"}
+                if len(clean.deaths) > deaths:
+                    crashed.append(str(item["key"]))
+            nb.results = combine(snapshot.pristine[name], plan, run, verdicts)
+            nb.regrade = None
+            nb.log.append(f"{label}: graded again in a clean verdict process"
+                          + (f"; its evidence of {', '.join(crashed)} stopped that process too" if crashed else ""))
+            nb.log += [f"{label}: {ex_id} failed hidden check {v['hidden']}" for ex_id, v in verdicts.items() if v.get("hidden")]
+    finally:
+        clean.close()
 
 
 def _verdict_log(work: Path) -> list[str]:

@@ -2,11 +2,20 @@
 
 One verdict process serves a whole grading run (TensorFlow takes seconds to import,
 so one per notebook would double the cost of grading). It is started *before* any
-learner kernel, with ``python -I`` from an empty directory, and imports
-``coursetools`` from a private copy written from the grader's in-memory snapshot, so
-its check code is loaded before a learner could touch any file. If a job times out,
-blows the memory limit or crashes it, that job's exercises get ``error`` and the
-next job starts a fresh process from a fresh copy of the snapshot.
+learner kernel, with ``python -I`` from an empty directory, and its ``coursetools``
+comes from the grader's in-memory snapshot, sent over its stdin and checked against
+the snapshot's sha256 digest (:mod:`.bootstrap`) at every start; the process
+imports everything it uses before it reports ready, and reports the digest it
+checked. No copy of the check code is ever written to disk, so a learner's kernel
+that finds the grader's folders, or kills the verdict process to make the grader
+start a fresh one while kernels run, has nothing to patch.
+
+If a job times out or blows the memory limit, that job's exercises get ``error``
+(the evidence is too heavy to judge). If the process dies in any other way -- a
+crash, a kill from outside -- it is *suspicious*: the death is recorded in
+:attr:`Judge.deaths` (the grader writes them to grading.log and exits with its own
+status) and the lost job's items come back marked ``retry``, for the grader to judge
+again in a clean process once no kernel runs. The next job starts a fresh process.
 """
 
 from __future__ import annotations
@@ -15,28 +24,21 @@ import itertools
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from coursetools.grading import watchdog
+from coursetools.grading import bootstrap, watchdog
 from coursetools.grading.outcome import ERROR
-from coursetools.grading.snapshot import write_library
 from coursetools.quiet_env import QUIET_TF_ENV
 
-BOOTSTRAP = (
-    "import sys\n"
-    "lib = sys.argv[1]\n"
-    "sys.path.insert(0, lib)\n"
-    "import coursetools\n"
-    "if not coursetools.__file__.startswith(lib):\n"
-    "    raise SystemExit('coursetools was not imported from the snapshot: ' + coursetools.__file__)\n"
-    "from coursetools.grading.verdict import main\n"
-    "sys.exit(main(sys.argv[2:]))\n"
-)
+BOOTSTRAP_FILE = "coursetools/grading/bootstrap.py"  # in the snapshot: the program the process runs
+BOOTSTRAP = Path(bootstrap.__file__).read_text(encoding="utf-8")  # the same, for running it by hand
 
 
 class JudgeUnavailable(RuntimeError):
@@ -56,7 +58,10 @@ class Judge:
         startup_timeout: float = 300.0,
         memory_mb: int = 4096,
     ) -> None:
-        self.library = library
+        self.library = dict(library)
+        self.digest = bootstrap.digest(self.library)
+        if BOOTSTRAP_FILE not in self.library:
+            raise JudgeUnavailable(f"the course snapshot has no {BOOTSTRAP_FILE}")
         self.workdir = workdir
         self.hidden = hidden
         self.job_timeout = job_timeout
@@ -69,39 +74,53 @@ class Judge:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._guard: watchdog.Watchdog | None = None
         self._ready = threading.Event()
-        self._start_error: str | None = None
         self.restarts = 0
+        self.deaths: list[str] = []  # unexpected deaths of the verdict process, for grading.log
+        self._started = time.monotonic()
 
     # --- process life ---------------------------------------------------------------
 
     def start(self) -> None:
-        """Launch the process; :meth:`wait_ready` (or the first job) waits for it."""
+        """Launch the process and send it the snapshot; :meth:`wait_ready` (or the first job) waits for it."""
+        if bootstrap.digest(self.library) != self.digest:
+            raise JudgeUnavailable("the grader's in-memory copy of the check code changed during the run")
         home = self.workdir / f"verdict-{uuid.uuid4().hex}"
-        library = write_library(self.library, home / "lib")
-        cwd = home / "cwd"
+        cwd, tmp = home / "cwd", home / "tmp"
         cwd.mkdir(parents=True)
+        tmp.mkdir()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(cwd),
-            "TMPDIR": str(home),
+            "TMPDIR": str(tmp),
             "LANG": "C.UTF-8",
             "KERAS_BACKEND": "tensorflow",
             "MPLBACKEND": "Agg",
             **QUIET_TF_ENV,
         }
-        args = [sys.executable, "-I", "-c", BOOTSTRAP, str(library), "--serve"]
+        source = self.library[BOOTSTRAP_FILE].decode("utf-8")
+        args = [sys.executable, "-I", "-c", source, "-", self.digest, "--serve"]
         self._lines = queue.Queue()
         self._ready.clear()
-        self._start_error = None
         log = open(self.log_path, "a", encoding="utf-8")
         self._process = subprocess.Popen(
             args, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
             text=True, encoding="utf-8", bufsize=1, start_new_session=True,
         )
         log.close()
+        self._started = time.monotonic()
         self._guard = watchdog.Watchdog(self._process.pid, memory_bytes=self.memory_mb * 2**20)
         self._guard.__enter__()
         threading.Thread(target=self._read, args=(self._process, self._lines), daemon=True).start()
+        self._send(bootstrap.encode(self.library).decode("ascii"))
+
+    def _send(self, text: str) -> None:
+        """Write to the process's stdin; a process that died is noticed by the reader."""
+        try:
+            assert self._process is not None and self._process.stdin is not None
+            self._process.stdin.write(text)
+            self._process.stdin.flush()
+        except OSError:
+            pass
 
     @staticmethod
     def _read(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
@@ -121,16 +140,27 @@ class Judge:
         except queue.Empty:
             line = None
         if not line:
-            self.close()
+            self._stop()
             tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-1500:] if self.log_path.exists() else ""
             raise JudgeUnavailable(f"the verdict process did not start:\n{tail}")
         info = json.loads(line)
         if not info.get("ready"):
-            raise JudgeUnavailable(f"the verdict process answered {line!r} instead of ready")
+            self._stop()
+            raise JudgeUnavailable(f"the verdict process answered {line[:300]!r} instead of ready")
+        if info.get("digest") != self.digest:
+            self._stop()
+            raise JudgeUnavailable(f"the verdict process runs check code with digest {info.get('digest')!r}, "
+                                   f"not the snapshot's {self.digest}")
         self.info = info
         self._ready.set()
 
     def close(self) -> None:
+        """Stop the process at the end of a run; one found dead already died unexpectedly."""
+        if self._process is not None and self._process.poll() is not None:
+            self._unexpected(f"{self._exit()} while it had no job")
+        self._stop()
+
+    def _stop(self) -> None:
         process, self._process = self._process, None
         if self._guard is not None:
             self._guard.__exit__(None, None, None)
@@ -154,29 +184,50 @@ class Judge:
 
     # --- jobs ---------------------------------------------------------------------------
 
-    def judge(self, items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """Verdicts keyed like ``items``; a process failure becomes ``error`` results."""
+    def _exit(self) -> str:
+        code = self._process.poll() if self._process is not None else None
+        if code is None:
+            return "stopped answering"
+        if code < 0:
+            try:
+                return f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"was killed by signal {-code}"
+        return f"exited with status {code}"
+
+    def _unexpected(self, what: str) -> None:
+        self.deaths.append(f"the verdict process {what}, {time.monotonic() - self._started:.1f} s after it started")
+
+    def judge(self, items: list[dict[str, Any]], label: str = "") -> dict[str, dict[str, Any]]:
+        """Verdicts keyed like ``items``; a process failure becomes ``error`` results.
+
+        ``label`` names the notebook in :attr:`deaths`. Items whose verdict was lost because
+        the process died unexpectedly carry ``"retry": True``.
+        """
         if not items:
             return {}
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
-                if self._process is not None:
-                    self.close()
-                    self.restarts += 1
-                self.start()
-            self.wait_ready()
+            if self._process is not None and self._process.poll() is not None:
+                self._unexpected(f"{self._exit()} while it had no job")
+                self._stop()
+                self.restarts += 1
+            try:
+                if self._process is None:
+                    self.start()
+                self.wait_ready()
+            except JudgeUnavailable as error:
+                self._unexpected(f"could not be started again for {label or 'a job'} "
+                                 f"({str(error).strip().splitlines()[0][:200]})")
+                self._stop()
+                return self._lost(items, "could not start", retry=True)
             job_id = next(self._ids)
             job = {"id": job_id, "hidden": self.hidden, "items": items}
             timed_out = False
+            self._send(json.dumps(job) + "\n")
             try:
-                assert self._process is not None and self._process.stdin is not None
-                self._process.stdin.write(json.dumps(job) + "\n")
-                self._process.stdin.flush()
                 line = self._lines.get(timeout=self.job_timeout)
             except queue.Empty:
                 line, timed_out = None, True
-            except OSError:
-                line = None
             answer = None
             if line:
                 try:
@@ -184,17 +235,25 @@ class Judge:
                 except json.JSONDecodeError:
                     answer = None
             if not answer or answer.get("id") != job_id:
+                retry = False
                 if timed_out:
                     reason = f"took longer than {self.job_timeout:g} s"
                 elif self._guard and self._guard.reason:
                     reason = f"used more than {self.memory_mb} MB of memory"
                 else:
-                    reason = "stopped"
-                self.close()
+                    reason, retry = "stopped", True
+                    time.sleep(0.2)  # let a dying process be reaped, for its exit status
+                    self._unexpected(f"{self._exit()} while judging {label or 'a job'}")
+                self._stop()
                 self.restarts += 1
-                message = (
-                    f"the grader could not judge this notebook's evidence: the verdict process {reason} "
-                    "while loading it. Hand in answers built from standard Keras layers and arrays."
-                )
-                return {str(item["key"]): {"status": ERROR, "message": message} for item in items}
+                return self._lost(items, reason, retry)
             return answer.get("results", {})
+
+    @staticmethod
+    def _lost(items: list[dict[str, Any]], reason: str, retry: bool) -> dict[str, dict[str, Any]]:
+        message = (
+            f"the grader could not judge this notebook's evidence: the verdict process {reason} "
+            "while loading it. Hand in answers built from standard Keras layers and arrays."
+        )
+        extra = {"retry": True} if retry else {}
+        return {str(item["key"]): {"status": ERROR, "message": message, **extra} for item in items}

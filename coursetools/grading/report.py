@@ -96,6 +96,7 @@ def write_report(outcome: ClassOutcome, out_dir: Path) -> dict[str, str]:
         files[learner.files.folder] = name
     log = [f"graded {len(outcome.learners)} learner(s) in {outcome.seconds:.1f} s; "
            f"{outcome.kernels} notebook(s) executed; grader faults: {outcome.grader_faults}"]
+    log += [outcome.sandbox] if outcome.sandbox else []
     for learner in outcome.learners:
         for notebook in learner.notebooks.values():
             log += notebook.log

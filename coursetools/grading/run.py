@@ -11,6 +11,13 @@ place and records the hash of every file.
 Limits: a time limit per cell (nbclient), and a watchdog for the whole notebook's
 time and the kernel tree's memory (:mod:`.watchdog`). Outputs are counted, never
 kept, so a learner who prints gigabytes cannot exhaust the grader's memory.
+
+With a :class:`~.sandbox.Sandbox` the kernel runs inside bubblewrap, where it sees
+only the run's folders, the Python environment and the system's libraries, has no
+network and no other process in sight. Its ZeroMQ channels then use the IPC
+transport: Unix socket files in a short folder of their own that both sides see
+under the same path (the sandbox has no network namespace in common with the
+grader, so TCP on localhost would not reach it).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,16 +34,19 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from coursetools.grading import manifest, watchdog
 from coursetools.grading.outcome import clip
+from coursetools.grading.sandbox import Sandbox
 from coursetools.grading.snapshot import CheckCall, write_library
 from coursetools.grading.submission import ADDED, ANSWER, CHECK, SETUP, Plan, PlannedCell
 from coursetools.quiet_env import QUIET_TF_ENV
 
 RUN_MARKER = "COURSETOOLS_RUN"  # in the kernel's environment, to find processes it leaves behind
+MAX_SOCKET_PATH = 100  # a Unix socket's path must fit in 108 bytes (sun_path)
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,32 @@ class _CountingClient(NotebookClient):
 
     def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
         return None
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel started inside a sandbox, listening on Unix sockets in ``ipc`` (see module docstring)."""
+
+    def sandbox_in(self, sandbox: Sandbox, ipc: Path, *, cwd: Path, writable: list[Path], readonly: list[Path]) -> None:
+        self.transport = "ipc"
+        self.ip = str(ipc / "k")
+        self.connection_file = str(ipc / "kernel.json")
+        self._sandbox, self._wrap = sandbox, dict(cwd=cwd, writable=[*writable, ipc], readonly=readonly)
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        super().write_connection_file(**kwargs)
+        self._sandbox.give(Path(self.connection_file))  # the kernel reads its own key, nothing else
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return self._sandbox.command(super().format_kernel_cmd(extra_arguments), **self._wrap)
+
+
+def _ipc_folder(workdir: Path, run_id: str) -> Path:
+    """A folder for the kernel's sockets, with a path short enough for them."""
+    folder = workdir / "ipc" / run_id[:12]
+    if len(str(folder / "k-99")) > MAX_SOCKET_PATH:
+        folder = Path(tempfile.mkdtemp(prefix="ct-ipc-", dir="/tmp"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def capture_source(call: CheckCall, capturer: str, folder: Path) -> str:
@@ -208,8 +245,9 @@ def run_plan(
     workdir: Path,
     limits: Limits,
     data_dir: Path | None = None,
+    sandbox: Sandbox | None = None,
 ) -> NotebookRun:
-    """Execute ``plan`` and collect the evidence of every exercise whose check step ran."""
+    """Execute ``plan`` and collect the evidence of every exercise whose check step ran (in ``sandbox`` if given)."""
     started = time.monotonic()
     run = NotebookRun()
     run_id = uuid.uuid4().hex
@@ -255,9 +293,18 @@ def run_plan(
     env[RUN_MARKER] = run_id
     log_path = base / "kernel.log"
     learner_code_ran = False
+    ipc = None
     with open(log_path, "wb") as log:
         try:
-            client.km = client.create_kernel_manager()
+            if sandbox is None:
+                client.km = client.create_kernel_manager()
+            else:
+                ipc = _ipc_folder(workdir, run_id)
+                writable = [base / "course", base / "home", base / "tmp", evidence_root]
+                readonly = [library_dir] + ([base / "course" / "data"] if (base / "course" / "data").is_dir() else [])
+                sandbox.give(*writable, cwd, ipc)
+                client.km = SandboxedKernelManager(kernel_name=client.kernel_name)
+                client.km.sandbox_in(sandbox, ipc, cwd=cwd, writable=writable, readonly=readonly)
             client.start_new_kernel(env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(cwd))
             client.start_new_kernel_client()
         except Exception as error:  # no learner code has run: this is the grader's problem
@@ -265,6 +312,7 @@ def run_plan(
             _cleanup(client, None, run_id)
             run.log = _tail(log_path)
             run.seconds = time.monotonic() - started
+            _remove(base, evidence_root, ipc)
             return run
         provisioner = client.km.provisioner
         pid, pgid = provisioner.pid, getattr(provisioner, "pgid", None)
@@ -342,9 +390,14 @@ def run_plan(
             _cleanup(client, (pid, pgid), run_id)
     run.log = _tail(log_path)
     run.seconds = time.monotonic() - started
-    shutil.rmtree(evidence_root, ignore_errors=True)
-    shutil.rmtree(base, ignore_errors=True)
+    _remove(base, evidence_root, ipc)
     return run
+
+
+def _remove(*folders: Path | None) -> None:
+    for folder in folders:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stop_at(run: NotebookRun, meta: PlannedCell | None) -> None:

@@ -1,10 +1,12 @@
 """An in-memory copy of everything grading trusts, taken before any learner code runs.
 
-A learner's kernel runs as the same operating-system user as the grader, so it can
-write to the course's files on disk. Reading the pristine exercise notebooks and the
-check code into memory first, and writing fresh private copies from that memory
-whenever a process needs them, means a learner who edits ``coursetools/checks`` or
-``exercises/`` on disk changes nothing for the verdict, nor for other learners.
+Without the sandbox a learner's kernel runs as the same operating-system user as the
+grader, so it can write to the course's files on disk. Reading the pristine exercise
+notebooks and the check code into memory first means a learner who edits
+``coursetools/checks`` or ``exercises/`` on disk changes nothing for the verdict, nor
+for other learners: each kernel gets a fresh private copy written from memory
+(:func:`write_library`), and the verdict process gets the snapshot itself over a pipe,
+never from disk (:mod:`.bootstrap`, which also gives it its digest).
 """
 
 from __future__ import annotations

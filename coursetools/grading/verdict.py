@@ -2,8 +2,12 @@
 
 It never imports or runs learner code: it is started with ``python -I`` (no
 ``PYTHONPATH``, no user site, no current directory on ``sys.path``), from an empty
-working directory, with ``coursetools`` imported from a private copy the grader
-wrote from memory before any learner code ran (see :mod:`.judge`). Evidence is
+working directory, and its ``coursetools`` is served from the grader's in-memory
+snapshot, checked against the snapshot's sha256 digest (:mod:`.bootstrap`): no file
+on disk is ever imported as ``coursetools``. Everything a verdict uses is imported
+before the process says it is ready, which the grader waits for before the first
+kernel starts; the ready line names the digest and every module loaded, so the
+grader can refuse a process whose code is not the snapshot's. Evidence is
 loaded the only safe ways: ``.keras`` files with ``safe_mode=True`` (no lambdas, no
 unknown classes), ``.npy`` with ``allow_pickle=False``, JSON.
 
@@ -35,15 +39,29 @@ from typing import Any, TextIO
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 
 
-def _prepare() -> None:
-    """Import everything a verdict needs now, so nothing is imported lazily later."""
+def _prepare(snapshot: Any = None) -> dict[str, Any]:
+    """Import everything a verdict needs now, so nothing is imported lazily later.
+
+    Returns what the ready line reports. With ``snapshot`` (the bootstrap's importer),
+    every ``coursetools`` module loaded must come from it.
+    """
     import keras  # noqa: F401  (TensorFlow loads here, once)
 
+    import coursetools.evidence  # noqa: F401
+    import coursetools.feedback  # noqa: F401
+    import coursetools.grading.manifest  # noqa: F401
+    import coursetools.placeholders  # noqa: F401
     from coursetools.grading.hidden import load_hidden_checks
     from coursetools.registry import all_exercises
 
-    all_exercises()
-    load_hidden_checks()
+    exercises = all_exercises()
+    hidden = load_hidden_checks()
+    modules = sorted(name for name in sys.modules if name.partition(".")[0] == "coursetools")
+    if snapshot is not None:
+        strays = [name for name in modules if not snapshot.owns(sys.modules[name])]
+        if strays:
+            raise SystemExit(f"verdict: modules not from the grader's snapshot: {strays}")
+    return {"exercises": sorted(exercises), "hidden": sum(len(v) for v in hidden.values()), "modules": modules}
 
 
 def _load_message(label: str, error: BaseException) -> str:
@@ -140,19 +158,16 @@ def judge_job(job: dict[str, Any], log: TextIO) -> dict[str, Any]:
     return {"id": job.get("id"), "results": results}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, snapshot: Any = None, digest: str | None = None) -> int:
+    """Judge jobs; ``snapshot`` and ``digest`` come from :mod:`.bootstrap` (None when imported otherwise)."""
     args = list(sys.argv[1:] if argv is None else argv)
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)  # whatever a library prints must not be mistaken for an answer
     sys.stdout = sys.stderr
     log = sys.stderr
-    _prepare()
+    prepared = _prepare(snapshot)
     if args and args[0] == "--serve":
-        from coursetools.grading.hidden import load_hidden_checks
-        from coursetools.registry import all_exercises
-
-        protocol.write(json.dumps({"ready": True, "exercises": sorted(all_exercises()),
-                                   "hidden": sum(len(v) for v in load_hidden_checks().values())}) + "\n")
+        protocol.write(json.dumps({"ready": True, "digest": digest, **prepared}) + "\n")
         for line in sys.stdin:
             try:
                 job = json.loads(line)

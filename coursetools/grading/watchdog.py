@@ -52,7 +52,30 @@ def kill_tree(pid: int, pgid: int | None = None) -> None:
             process.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(processes, timeout=3)
+    wait_gone(processes, timeout=3)
+
+
+def wait_gone(processes: list[psutil.Process], timeout: float) -> None:
+    """Wait until every process has ended; a zombie has (it holds no memory and runs no code).
+
+    A sandboxed kernel is not the grader's child but its sandbox's: when that ends, the
+    kernel's zombie waits for the system's init to reap it, which may take seconds.
+    """
+    deadline = time.monotonic() + timeout
+    alive = list(processes)
+    while alive:
+        _, alive = psutil.wait_procs(alive, timeout=0)  # reaps the grader's own children
+        alive = [process for process in alive if _running(process)]
+        if not alive or time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def kill_marked(key: str, value: str) -> int:

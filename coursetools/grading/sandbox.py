@@ -1,0 +1,211 @@
+"""Run each learner's kernel in a sandbox, where the operating system offers one.
+
+The tool is bubblewrap (``bwrap``, packaged by Debian, Ubuntu, Fedora, Arch; the
+sandbox of Flatpak). One ``bwrap`` process per kernel gives it:
+
+* its own **mount namespace**, whose root is an empty read-only folder holding only
+  the system's programs and libraries (``/usr`` and its links), a few files of
+  ``/etc`` (libraries, fonts, users), the Python environment (read-only), the run's
+  private copy of the released course (read-only), and the run's scratch folders
+  (working folder, HOME, TMPDIR, the evidence folder) -- the only places it can
+  write. The course folder (``solutions/``, hidden checks), other learners' hand-ins
+  and scratch folders, the grader's work folder: none of them exists in there;
+* its own **PID namespace** (it sees only its own processes: no grader to read
+  ``/proc/<pid>/cwd`` of, to signal or to trace; when the kernel ends, every
+  process it started ends with it, daemons included), IPC, UTS and cgroup
+  namespaces;
+* its own **network namespace** with nothing but its own loopback: no network at
+  all, not even the host's ``localhost``. The grader talks to the kernel over
+  ZeroMQ's IPC transport (Unix sockets in a folder both can see, see :mod:`.run`):
+  a socket file works across network namespaces, TCP to the grader's loopback
+  would not;
+* an **unprivileged identity**: when the grader runs as root, ``bwrap`` keeps only
+  the capabilities to change user and ``setpriv`` runs the kernel as ``nobody``
+  with no capabilities at all (``no_new_privs``); an unprivileged grader gets a
+  user namespace instead, mapped to its own user, in which no further user
+  namespace may be created (``--disable-userns``).
+
+The time, memory and output limits stay where they were (:mod:`.watchdog`,
+:mod:`.run`): they watch the ``bwrap`` process tree from outside.
+
+Where bubblewrap is missing or cannot create namespaces (some containers forbid
+it), :func:`detect` says why and grading falls back to unsandboxed kernels, with
+a warning in grading.log and on the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf",
+             "fonts", "alternatives", "mime.types")
+SHM_BYTES = 64 * 2**20  # /dev/shm is memory the RSS watchdog does not see: keep it small
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) "
+                "or grade in a container or VM")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How to wrap a kernel's command line: ``bwrap`` with this run's folders."""
+
+    bwrap: str
+    version: str
+    setpriv: str | None  # root: drop to ``uid``/``gid`` with setpriv inside the sandbox
+    uid: int | None
+    gid: int | None
+    readonly_roots: tuple[str, ...]  # the Python environment
+
+    @property
+    def user(self) -> str:
+        if self.uid is None:
+            return "the grader's user, in a user namespace"
+        import pwd  # Unix only, like the sandbox
+
+        try:
+            return f"uid {self.uid} ({pwd.getpwuid(self.uid).pw_name})"
+        except KeyError:
+            return f"uid {self.uid}"
+
+    def describe(self) -> str:
+        return (f"sandbox: every kernel ran in bubblewrap {self.version} as {self.user}, in its own mount, PID, "
+                "network, IPC and UTS namespaces: no network, no other process in sight, and no files but its "
+                "scratch folders, the released course and the Python environment (read-only)")
+
+    def give(self, *paths: Path) -> None:
+        """Make the folders the kernel writes to its own (root: chown to the sandbox user)."""
+        if self.uid is None:
+            return
+        for path in paths:
+            os.chown(path, self.uid, self.gid if self.gid is not None else -1)
+
+    def command(self, argv: list[str], *, cwd: Path, writable: list[Path], readonly: list[Path]) -> list[str]:
+        """``argv`` wrapped so that it runs inside the sandbox (same paths inside as outside)."""
+        args = [self.bwrap, "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
+                "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "grading"]
+        if self.setpriv:
+            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        else:
+            args += ["--unshare-user", "--disable-userns"]
+        mounts = [*_system_mounts(), *[("--ro-bind", root) for root in self.readonly_roots]]
+        mounts += [("--bind", str(path)) for path in writable] + [("--ro-bind", str(path)) for path in readonly]
+        for parent in _parents([path for _, path in mounts]):
+            args += ["--perms", "0755", "--dir", parent]  # mount points' parents: traversable, empty
+        for kind, path in mounts:
+            args += [kind, path, path] if kind != "--symlink" else [kind, os.readlink(path), path]
+        args += ["--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+                 "--proc", "/proc", "--remount-ro", "/", "--chdir", str(cwd),
+                 # ipykernel exits when its parent's PID is not the one it was given: the sandbox's
+                 # PID namespace hides the grader (--die-with-parent ends the kernel with it instead)
+                 "--unsetenv", "JPY_PARENT_PID"]
+        if self.setpriv:
+            args += ["--", self.setpriv, f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups",
+                     "--inh-caps=-all", "--bounding-set=-all"]
+        return [*args, "--", *argv]
+
+
+def _system_mounts() -> list[tuple[str, str]]:
+    mounts = []
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            mounts.append(("--symlink", path))
+        elif os.path.isdir(path):
+            mounts.append(("--ro-bind", path))
+    mounts += [("--ro-bind", f"/etc/{name}") for name in ETC_FILES if os.path.exists(f"/etc/{name}")]
+    return mounts
+
+
+def _parents(paths: list[str]) -> list[str]:
+    """Every ancestor folder of ``paths`` (outermost first), without / and the paths themselves."""
+    out: list[str] = []
+    for path in paths:
+        for parent in reversed(Path(path).parents[:-1]):
+            if str(parent) not in out and str(parent) not in paths:
+                out.append(str(parent))
+    return out
+
+
+def python_roots() -> tuple[str, ...]:
+    """The folders of this Python environment (venv and the interpreter it is built on)."""
+    roots: list[str] = []
+    candidates = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+                  str(Path(os.path.realpath(sys.executable)).parent.parent)]
+    for path in sorted({os.path.realpath(p) for p in candidates}, key=len):
+        if path in ("/", "/usr") or any(path.startswith(r + os.sep) for r in roots + ["/usr"]):
+            continue  # / is never bound whole; /usr is bound anyway
+        roots.append(path)
+    return tuple(roots)
+
+
+def _unprivileged_ids() -> tuple[int, int]:
+    import pwd
+
+    try:
+        entry = pwd.getpwnam("nobody")
+        return entry.pw_uid, entry.pw_gid
+    except KeyError:
+        return 65534, 65534
+
+
+def candidate() -> Sandbox | str:
+    """The sandbox this machine could offer, or why there is none."""
+    if not sys.platform.startswith("linux"):
+        return f"kernels cannot be sandboxed on {sys.platform} (bubblewrap needs Linux)"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed"
+    try:
+        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=30).stdout.split()[-1]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        version = "?"
+    setpriv = uid = gid = None
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv:
+            uid, gid = _unprivileged_ids()
+    return Sandbox(bwrap, version, setpriv, uid, gid, python_roots())
+
+
+def detect(enabled: bool = True) -> tuple[Sandbox | None, str]:
+    """The sandbox to use and a line for grading.log; a failed probe means no sandbox, and says why."""
+    if not enabled:
+        return None, warning("--no-sandbox was given")
+    found = candidate()
+    if isinstance(found, str):
+        return None, warning(found)
+    problem = probe(found)
+    if problem:
+        return None, warning(f"bubblewrap {found.version} cannot create a sandbox here: {problem}")
+    return found, found.describe()
+
+
+def probe(sandbox: Sandbox) -> str | None:
+    """Run this Python inside the sandbox once; None when it works, else bubblewrap's complaint."""
+    scratch = Path(tempfile.mkdtemp(prefix="coursetools-sandbox-probe-"))
+    try:
+        sandbox.give(scratch)
+        argv = [sys.executable, "-I", "-c", "import os; open('probe', 'w').write(str(os.getuid()))"]
+        command = sandbox.command(argv, cwd=scratch, writable=[scratch], readonly=[])
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"{type(error).__name__}: {error}"
+        if out.returncode != 0 or not (scratch / "probe").is_file():
+            return (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1][:300]
+        if sandbox.uid is not None and (scratch / "probe").read_text() != str(sandbox.uid):
+            return "the kernel did not run as the sandbox's user"
+        return None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def warning(reason: str) -> str:
+    return (f"WARNING: NO SANDBOX: {reason}. Learner code ran unsandboxed, as this grader's user: it could read "
+            "solutions/, the hidden checks and other learners' files, rewrite other learners' hand-ins, use the "
+            f"network, leave processes behind and kill the grader. To sandbox kernels, {INSTALL_HINT}.")
