@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from coursetools.grading import manifest
@@ -48,6 +49,12 @@ def sources(plan, role):
         (b'{"nbformat": 4, "cells": {"a": 1}}', "damaged"),
         (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": 3}]}', "damaged"),
         (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": "", "metadata": {"tags": "answer"}}]}', "damaged"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": "", "metadata": {"exercise": '
+         + b"[" * 900 + b"]" * 900 + b"}}]}", "damaged"),
+        (b'{"nbformat": ' + b"4" * 5000 + b"}", "a value no notebook editor writes"),
+        (b'{"nbformat": "4", "cells": []}', 'holds the text "4" instead of the number 4'),
+        (b'{"nbformat": null, "cells": []}', "holds the value null"),
     ],
 )
 def test_unreadable_files_get_a_learner_message(data, phrase):
@@ -55,6 +62,15 @@ def test_unreadable_files_get_a_learner_message(data, phrase):
         parse_notebook(data)
     assert phrase in str(caught.value)
     assert "Traceback" not in str(caught.value)
+
+
+@pytest.mark.parametrize("version", ['"4"', '"four"', "4.5", "[4]", "true"])
+def test_a_wrong_format_number_is_named_without_contradiction(version):
+    with pytest.raises(SubmissionError) as caught:
+        parse_notebook(b'{"nbformat": ' + version.encode() + b', "cells": []}')
+    message = str(caught.value)
+    assert "format 4, but this course uses format 4" not in message
+    assert "format 4.5, an unknown newer format" in message if version == "4.5" else "damaged" in message
 
 
 def test_a_bom_and_list_sources_are_fine(pristine):
@@ -252,3 +268,43 @@ def test_grade_exits_non_zero_only_when_grading_cannot_run(tmp_path):
     assert graded.returncode == 0, graded.stderr
     assert {(r["learner"], r["status"]) for r in read_grades(tmp_path / "report")} == {
         ("empty", "error"), ("absent", "missing")}
+
+
+# --- hostile manifests (see also test_grading_hostile.py) --------------------------------------
+
+def test_manifest_json_too_deep_for_the_parser_is_refused(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"exercise": "1.1", "evidence": {"layer": ' + "[" * 100_000
+                                            + "]" * 100_000 + "}}")
+    with pytest.raises(manifest.ManifestError, match="nested too deeply"):
+        manifest.read(tmp_path, "1.1", ("layer",))
+    (tmp_path / "manifest.json").write_text('{"exercise": "1.1", "evidence": {"layer": ' + "7" * 5000 + "}}")
+    with pytest.raises(manifest.ManifestError, match="not valid JSON"):
+        manifest.read(tmp_path, "1.1", ("layer",))
+
+
+def test_manifest_values_nest_no_deeper_than_the_exporter_writes(tmp_path):
+    from coursetools.evidence import MAX_TREE_DEPTH, export_evidence
+
+    value: object = 1
+    for _ in range(MAX_TREE_DEPTH + 1):  # the deepest list of lists the exporter writes as one JSON value
+        value = [value]
+    entry = json.loads(json.dumps(export_evidence(value, tmp_path, "v")))
+    assert entry["kind"] == "json" and manifest.validate_entry("v", entry) == entry
+    tree = json.loads(json.dumps(export_evidence([np.ones(2), value], tmp_path, "t")))
+    manifest.validate_entry("t", tree)  # a plain value inside a tree: one level less, as written
+    with pytest.raises(manifest.ManifestError, match="nested too deeply"):
+        manifest.validate_entry("v", {"kind": "json", "value": [value]})
+    with pytest.raises(manifest.ManifestError, match="nested too deeply"):
+        manifest.validate_entry("t", {"kind": "tree", "type": "list", "items": [{"kind": "json", "value": value}]})
+
+
+def test_manifest_text_fields_must_be_text():
+    deep: object = "x"
+    for _ in range(900):
+        deep = [deep]
+    entry = manifest.validate_entry("layer", {"kind": "unexportable", "description": deep, "nature": [1]})
+    assert entry == {"kind": "unexportable", "description": "a value", "nature": "other"}
+    error = manifest.validate_entry("layer", {"kind": "capture_error", "error": deep, "message": {}, "stage": "save"})
+    assert error == {"kind": "capture_error", "error": "Exception", "message": "", "stage": "save"}
+    with pytest.raises(manifest.ManifestError):
+        manifest.validate_entry("layer", {"kind": "keras", "file": deep})
