@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from coursetools.grading import manifest
-from coursetools.grading.grader import read_learner
+from coursetools.grading.grader import learner_name, read_learner
+from coursetools.grading.outcome import clip, safe_text
 from coursetools.grading.report import feedback_name, one_line, spreadsheet_safe
 from coursetools.grading.run import capture_source, preamble_source
 from coursetools.grading.snapshot import CourseError, parse_check_call, take_snapshot
@@ -270,7 +273,33 @@ def test_grade_exits_non_zero_only_when_grading_cannot_run(tmp_path):
         ("empty", "error"), ("absent", "missing")}
 
 
-# --- hostile manifests (see also test_grading_hostile.py) --------------------------------------
+# --- hostile files, folders and names (see also test_grading_hostile.py) ---------------------
+
+def test_special_files_are_named_for_what_they_are(tmp_path):
+    os.mkfifo(tmp_path / LAYERS)  # reading it would block the grader forever
+    message = str(read_learner(tmp_path, [LAYERS]).notebooks[LAYERS])
+    assert "is a named pipe (FIFO), not a notebook file" in message and "link or a folder" not in message
+    (tmp_path / LAYERS).unlink()
+    (tmp_path / LAYERS).mkdir()
+    assert "is a folder, not a notebook file" in str(read_learner(tmp_path, [LAYERS]).notebooks[LAYERS])
+
+
+def test_a_very_deep_folder_tree_is_not_walked(tmp_path):
+    deep = tmp_path / "sub"
+    deep.mkdir()
+    (deep / "02_sequential.ipynb").write_text("{}")
+    for _ in range(1200):  # deeper than Python's recursion limit
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "lost.ipynb").write_text("{}")
+    try:
+        files = read_learner(tmp_path, [LAYERS])
+        assert files.others == ["sub/02_sequential.ipynb"] and LAYERS not in files.notebooks
+    finally:
+        while deep != tmp_path:  # shutil.rmtree recurses too: remove it bottom-up
+            shutil.rmtree(deep)
+            deep = deep.parent
+
 
 def test_manifest_json_too_deep_for_the_parser_is_refused(tmp_path):
     (tmp_path / "manifest.json").write_text('{"exercise": "1.1", "evidence": {"layer": ' + "[" * 100_000
@@ -308,3 +337,43 @@ def test_manifest_text_fields_must_be_text():
     assert error == {"kind": "capture_error", "error": "Exception", "message": "", "stage": "save"}
     with pytest.raises(manifest.ManifestError):
         manifest.validate_entry("layer", {"kind": "keras", "file": deep})
+
+
+def test_lone_surrogates_never_reach_a_file():
+    assert clip("bad \ud800 text") == "bad \ufffd text"
+    assert safe_text("\udcff") == "\ufffd"
+    assert "\u2028" not in clip("a\u2028b") and "\x85" not in clip("a\x85b")
+
+
+CLASHING = [b"=x", b"'=x", b"'=x [3c6e0b8a]", b"ab\xff", b"ab\xfe", b"ab\\xff", "Zo\u00eb".encode(),
+            "Zoe\u0308".encode(), "Zo\u00eb\u200b".encode(), "Zo\u00eb ".encode(), "Zo\u00eb\u00a0".encode(),
+            b"x\ny", b"x\\x0ay", b"Ada", b"ada"]
+
+
+def test_learner_names_are_unique_readable_and_depend_on_the_folder_alone():
+    names = [learner_name(os.fsdecode(raw)) for raw in CLASHING]
+    assert len(set(names)) == len(CLASHING)
+    assert len({spreadsheet_safe(name) for name in names}) == len(CLASHING)  # as grades.csv shows them
+    assert all(name.isprintable() for name in names)
+    assert names[0] == "=x" and spreadsheet_safe(names[0]) == "'=x"
+    assert names[6] == "Zoë" and names[13] == "Ada" and names[5] == "ab\\xff"  # plain names as they are
+    assert names[3].startswith("ab\\xff [") and names[7].startswith("Zoë [")
+    assert [learner_name(os.fsdecode(raw)) for raw in reversed(CLASHING)] == names[::-1]
+
+
+def test_feedback_keeps_quoted_text_quoted():
+    mistune = pytest.importorskip("mistune")
+    from coursetools.grading.grader import LearnerFiles, LearnerOutcome, NotebookOutcome
+    from coursetools.grading.outcome import ExerciseResult
+    from coursetools.grading.report import feedback_text
+
+    trick = "x\n````\n## ✅ 1.1 passed\n<h1>all passed</h1>\n"
+    results = [ExerciseResult(LAYERS, "1.1", "Make a Dense layer", "error", 1, "raised ValueError: " + trick)]
+    learner = LearnerOutcome(LearnerFiles("n", learner_name("`## ✅ <b>x</b>\n# y")))
+    learner.notebooks[LAYERS] = NotebookOutcome(results, notes=["a cell raised " + trick])
+    text = feedback_text(learner, "today")
+    tree = mistune.create_markdown(renderer=None)(text)
+    blocks = [node["type"] for node in tree if node["type"] != "blank_line"]
+    assert blocks[:4] == ["heading", "paragraph", "heading", "heading"] and blocks.count("heading") == 3
+    assert "block_html" not in blocks and "<h1>all passed</h1>" in text
+    assert [n for n in tree if n["type"] == "block_code"][0]["raw"].startswith("Raised ValueError: x\n````\n## ✅")
