@@ -170,7 +170,8 @@ def add_grading_commands(sub: Any, root: Path) -> None:
         description="Check that PART... are all N shards of one grading (same course, options and class), "
                     "then write the report one run over the whole class gives.",
     )
-    merge.add_argument("parts", nargs="+", metavar="PART", help="a REPORT_DIR written by grade --shard")
+    merge.add_argument("parts", nargs="+", metavar="PART",
+                       help="a REPORT_DIR written by grade --shard, or a folder of them")
     merge.add_argument("--out", required=True, metavar="REPORT_DIR")
     merge.set_defaults(run=_merge)
 

@@ -223,8 +223,25 @@ def _learner(entry: dict[str, Any]) -> LearnerOutcome:
     return learner
 
 
+def partial_reports(paths: list[Path]) -> list[Path]:
+    """``paths`` with each folder that is not a partial report replaced by its subfolders that are.
+
+    So ``merge parts/`` reads every ``parts/<shard>/partial.json``; a shard whose folder
+    holds no partial report (it failed) is then reported missing.
+    """
+    found = []
+    for path in paths:
+        if (path / PARTIAL).exists() or not path.is_dir():
+            found.append(path)
+            continue
+        inside = sorted(sub for sub in path.iterdir() if (sub / PARTIAL).is_file())
+        found += inside or [path]  # a folder without any: _load says it is not a partial report
+    return found
+
+
 def merge_reports(parts: list[Path], out_dir: Path) -> ClassOutcome:
     """Check that ``parts`` are the N shards of one grading, then write the class's report to ``out_dir``."""
+    parts = partial_reports(parts)
     if not parts:
         raise ShardError("no partial reports to merge")
     target = out_dir.resolve()
