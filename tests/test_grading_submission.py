@@ -377,3 +377,10 @@ def test_feedback_keeps_quoted_text_quoted():
     assert blocks[:4] == ["heading", "paragraph", "heading", "heading"] and blocks.count("heading") == 3
     assert "block_html" not in blocks and "<h1>all passed</h1>" in text
     assert [n for n in tree if n["type"] == "block_code"][0]["raw"].startswith("Raised ValueError: x\n````\n## ✅")
+
+
+def test_the_readme_names_learners_as_the_grader_does():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for folder, shown in [("Zoe\u0308", "Zoë [c106d155]"), (os.fsdecode(b"ab\xff"), "ab\\xff [2a40b10d]"),
+                          ("'=x", "'=x [166d3f4f]"), ("=x", "=x")]:
+        assert learner_name(folder) == shown and f"`{shown}`" in readme
