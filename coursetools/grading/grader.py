@@ -235,12 +235,19 @@ def _read_notebook(path: Path, name: str) -> bytes | SubmissionError | None:
     return too_large if len(data) > MAX_NOTEBOOK_BYTES else data
 
 
-def _scan(folder: Path) -> list[os.DirEntry]:
+def _scan(folder: Path) -> list[tuple[str, bool]]:
+    """(name, is a folder) of each entry of ``folder``, sorted; nothing if it cannot be listed."""
+    found = []
     try:
         with os.scandir(folder) as entries:
-            return sorted(entries, key=lambda e: os.fsencode(e.name))
+            for entry in entries:
+                try:
+                    found.append((entry.name, entry.is_dir(follow_symlinks=False)))
+                except OSError:
+                    found.append((entry.name, False))
     except OSError:
         return []
+    return sorted(found, key=lambda item: os.fsencode(item[0]))
 
 
 def _other_notebooks(folder: Path, expected: list[str]) -> list[str]:
@@ -250,16 +257,16 @@ def _other_notebooks(folder: Path, expected: list[str]) -> list[str]:
     """
     wanted, found = set(expected), []
     subfolders = []
-    for entry in _scan(folder):
-        if entry.name == ".ipynb_checkpoints":
+    for name, is_folder in _scan(folder):
+        if name == ".ipynb_checkpoints":
             continue
-        if entry.is_dir(follow_symlinks=False):
-            subfolders.append(entry)
-        elif entry.name.lower().endswith(".ipynb") and entry.name not in wanted:
-            found.append(entry.name)
+        if is_folder:
+            subfolders.append(name)
+        elif name.lower().endswith(".ipynb") and name not in wanted:
+            found.append(name)
     for sub in subfolders[:MAX_LISTED_FOLDERS]:
-        found += [f"{sub.name}/{e.name}" for e in _scan(Path(sub.path))
-                  if e.name.lower().endswith(".ipynb") and not e.is_dir(follow_symlinks=False)]
+        found += [f"{sub}/{name}" for name, is_folder in _scan(folder / sub)
+                  if name.lower().endswith(".ipynb") and not is_folder]
     return [visible(name) for name in sorted(found)[:MAX_OTHERS]]
 
 
