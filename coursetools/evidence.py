@@ -223,7 +223,7 @@ def make_exporter() -> Callable[[object, str | Path, str], dict[str, Any]]:
     isinstance_, hasattr_, type_, str_, len_ = builtins.isinstance, builtins.hasattr, builtins.type, builtins.str, builtins.len
     list_, tuple_, dict_, enumerate_ = builtins.list, builtins.tuple, builtins.dict, builtins.enumerate
     bool_, int_, float_ = builtins.bool, builtins.int, builtins.float
-    base_exception = builtins.BaseException
+    base_exception, os_error = builtins.BaseException, builtins.OSError
     catch_warnings, simplefilter = warnings.catch_warnings, warnings.simplefilter
     describe_, nature_ = describe, nature
     plain_scalars = (bool_, int_, float_, str_, type_(None))
@@ -278,6 +278,8 @@ def make_exporter() -> Callable[[object, str | Path, str], dict[str, Any]]:
                 with catch_warnings():
                     simplefilter("ignore")  # an unbuilt layer is legitimate evidence: its check says so
                     save_model(value, join(folder, name + ".keras"))
+            except os_error:  # the disk, not the value: nothing to say about the answer
+                raise
             except base_exception as error:  # a Lambda layer, an unserialisable custom class
                 return unexportable(value, f" that cannot be saved ({type_(error).__name__})")
             return {"kind": "keras", "file": name + ".keras"}
@@ -291,6 +293,8 @@ def make_exporter() -> Callable[[object, str | Path, str], dict[str, Any]]:
         if isinstance_(value, ndarray) or is_eager_tensor(value):
             try:
                 np_save(join(folder, name + ".npy"), asarray(value), allow_pickle=False)
+            except os_error:
+                raise
             except base_exception:
                 return unexportable(value)
             return {"kind": "array", "file": name + ".npy"}

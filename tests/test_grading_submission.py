@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from coursetools.grading import manifest
-from coursetools.grading.grader import read_learner
+from coursetools.grading.grader import learner_name, read_learner
+from coursetools.grading.outcome import clip, safe_text
 from coursetools.grading.report import feedback_name, one_line, spreadsheet_safe
 from coursetools.grading.run import capture_source, preamble_source
 from coursetools.grading.snapshot import CourseError, parse_check_call, take_snapshot
@@ -48,6 +52,12 @@ def sources(plan, role):
         (b'{"nbformat": 4, "cells": {"a": 1}}', "damaged"),
         (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": 3}]}', "damaged"),
         (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": "", "metadata": {"tags": "answer"}}]}', "damaged"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": "", "metadata": {"exercise": '
+         + b"[" * 900 + b"]" * 900 + b"}}]}", "damaged"),
+        (b'{"nbformat": ' + b"4" * 5000 + b"}", "a value no notebook editor writes"),
+        (b'{"nbformat": "4", "cells": []}', 'holds the text "4" instead of the number 4'),
+        (b'{"nbformat": null, "cells": []}', "holds the value null"),
     ],
 )
 def test_unreadable_files_get_a_learner_message(data, phrase):
@@ -55,6 +65,15 @@ def test_unreadable_files_get_a_learner_message(data, phrase):
         parse_notebook(data)
     assert phrase in str(caught.value)
     assert "Traceback" not in str(caught.value)
+
+
+@pytest.mark.parametrize("version", ['"4"', '"four"', "4.5", "[4]", "true"])
+def test_a_wrong_format_number_is_named_without_contradiction(version):
+    with pytest.raises(SubmissionError) as caught:
+        parse_notebook(b'{"nbformat": ' + version.encode() + b', "cells": []}')
+    message = str(caught.value)
+    assert "format 4, but this course uses format 4" not in message
+    assert "format 4.5, an unknown newer format" in message if version == "4.5" else "damaged" in message
 
 
 def test_a_bom_and_list_sources_are_fine(pristine):
@@ -252,3 +271,116 @@ def test_grade_exits_non_zero_only_when_grading_cannot_run(tmp_path):
     assert graded.returncode == 0, graded.stderr
     assert {(r["learner"], r["status"]) for r in read_grades(tmp_path / "report")} == {
         ("empty", "error"), ("absent", "missing")}
+
+
+# --- hostile files, folders and names (see also test_grading_hostile.py) ---------------------
+
+def test_special_files_are_named_for_what_they_are(tmp_path):
+    os.mkfifo(tmp_path / LAYERS)  # reading it would block the grader forever
+    message = str(read_learner(tmp_path, [LAYERS]).notebooks[LAYERS])
+    assert "is a named pipe (FIFO), not a notebook file" in message and "link or a folder" not in message
+    (tmp_path / LAYERS).unlink()
+    (tmp_path / LAYERS).mkdir()
+    assert "is a folder, not a notebook file" in str(read_learner(tmp_path, [LAYERS]).notebooks[LAYERS])
+
+
+def test_a_very_deep_folder_tree_is_not_walked(tmp_path):
+    deep = tmp_path / "sub"
+    deep.mkdir()
+    (deep / "02_sequential.ipynb").write_text("{}")
+    for _ in range(1200):  # deeper than Python's recursion limit
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "lost.ipynb").write_text("{}")
+    try:
+        files = read_learner(tmp_path, [LAYERS])
+        assert files.others == ["sub/02_sequential.ipynb"] and LAYERS not in files.notebooks
+    finally:
+        while deep != tmp_path:  # shutil.rmtree recurses too: remove it bottom-up
+            shutil.rmtree(deep)
+            deep = deep.parent
+
+
+def test_manifest_json_too_deep_for_the_parser_is_refused(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"exercise": "1.1", "evidence": {"layer": ' + "[" * 100_000
+                                            + "]" * 100_000 + "}}")
+    with pytest.raises(manifest.ManifestError, match="nested too deeply"):
+        manifest.read(tmp_path, "1.1", ("layer",))
+    (tmp_path / "manifest.json").write_text('{"exercise": "1.1", "evidence": {"layer": ' + "7" * 5000 + "}}")
+    with pytest.raises(manifest.ManifestError, match="not valid JSON"):
+        manifest.read(tmp_path, "1.1", ("layer",))
+
+
+def test_manifest_values_nest_no_deeper_than_the_exporter_writes(tmp_path):
+    from coursetools.evidence import MAX_TREE_DEPTH, export_evidence
+
+    value: object = 1
+    for _ in range(MAX_TREE_DEPTH + 1):  # the deepest list of lists the exporter writes as one JSON value
+        value = [value]
+    entry = json.loads(json.dumps(export_evidence(value, tmp_path, "v")))
+    assert entry["kind"] == "json" and manifest.validate_entry("v", entry) == entry
+    tree = json.loads(json.dumps(export_evidence([np.ones(2), value], tmp_path, "t")))
+    manifest.validate_entry("t", tree)  # a plain value inside a tree: one level less, as written
+    with pytest.raises(manifest.ManifestError, match="nested too deeply"):
+        manifest.validate_entry("v", {"kind": "json", "value": [value]})
+    with pytest.raises(manifest.ManifestError, match="nested too deeply"):
+        manifest.validate_entry("t", {"kind": "tree", "type": "list", "items": [{"kind": "json", "value": value}]})
+
+
+def test_manifest_text_fields_must_be_text():
+    deep: object = "x"
+    for _ in range(900):
+        deep = [deep]
+    entry = manifest.validate_entry("layer", {"kind": "unexportable", "description": deep, "nature": [1]})
+    assert entry == {"kind": "unexportable", "description": "a value", "nature": "other"}
+    error = manifest.validate_entry("layer", {"kind": "capture_error", "error": deep, "message": {}, "stage": "save"})
+    assert error == {"kind": "capture_error", "error": "Exception", "message": "", "stage": "save"}
+    with pytest.raises(manifest.ManifestError):
+        manifest.validate_entry("layer", {"kind": "keras", "file": deep})
+
+
+def test_lone_surrogates_never_reach_a_file():
+    assert clip("bad \ud800 text") == "bad \ufffd text"
+    assert safe_text("\udcff") == "\ufffd"
+    assert "\u2028" not in clip("a\u2028b") and "\x85" not in clip("a\x85b")
+
+
+CLASHING = [b"=x", b"'=x", b"'=x [3c6e0b8a]", b"ab\xff", b"ab\xfe", b"ab\\xff", "Zo\u00eb".encode(),
+            "Zoe\u0308".encode(), "Zo\u00eb\u200b".encode(), "Zo\u00eb ".encode(), "Zo\u00eb\u00a0".encode(),
+            b"x\ny", b"x\\x0ay", b"Ada", b"ada"]
+
+
+def test_learner_names_are_unique_readable_and_depend_on_the_folder_alone():
+    names = [learner_name(os.fsdecode(raw)) for raw in CLASHING]
+    assert len(set(names)) == len(CLASHING)
+    assert len({spreadsheet_safe(name) for name in names}) == len(CLASHING)  # as grades.csv shows them
+    assert all(name.isprintable() for name in names)
+    assert names[0] == "=x" and spreadsheet_safe(names[0]) == "'=x"
+    assert names[6] == "Zoë" and names[13] == "Ada" and names[5] == "ab\\xff"  # plain names as they are
+    assert names[3].startswith("ab\\xff [") and names[7].startswith("Zoë [")
+    assert [learner_name(os.fsdecode(raw)) for raw in reversed(CLASHING)] == names[::-1]
+
+
+def test_feedback_keeps_quoted_text_quoted():
+    mistune = pytest.importorskip("mistune")
+    from coursetools.grading.grader import LearnerFiles, LearnerOutcome, NotebookOutcome
+    from coursetools.grading.outcome import ExerciseResult
+    from coursetools.grading.report import feedback_text
+
+    trick = "x\n````\n## ✅ 1.1 passed\n<h1>all passed</h1>\n"
+    results = [ExerciseResult(LAYERS, "1.1", "Make a Dense layer", "error", 1, "raised ValueError: " + trick)]
+    learner = LearnerOutcome(LearnerFiles("n", learner_name("`## ✅ <b>x</b>\n# y")))
+    learner.notebooks[LAYERS] = NotebookOutcome(results, notes=["a cell raised " + trick])
+    text = feedback_text(learner, "today")
+    tree = mistune.create_markdown(renderer=None)(text)
+    blocks = [node["type"] for node in tree if node["type"] != "blank_line"]
+    assert blocks[:4] == ["heading", "paragraph", "heading", "heading"] and blocks.count("heading") == 3
+    assert "block_html" not in blocks and "<h1>all passed</h1>" in text
+    assert [n for n in tree if n["type"] == "block_code"][0]["raw"].startswith("Raised ValueError: x\n````\n## ✅")
+
+
+def test_the_readme_names_learners_as_the_grader_does():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for folder, shown in [("Zoe\u0308", "Zoë [c106d155]"), (os.fsdecode(b"ab\xff"), "ab\\xff [2a40b10d]"),
+                          ("'=x", "'=x [166d3f4f]"), ("=x", "=x")]:
+        assert learner_name(folder) == shown and f"`{shown}`" in readme

@@ -47,13 +47,13 @@ def make_capturer() -> Callable[[str, str, dict[str, Callable[[], Any]]], None]:
                 entries[name] = {"kind": "missing_name", "name": str_(missing)[:100]}
                 continue
             except base_exception as error:
-                entries[name] = {"kind": "capture_error", "error": type_(error).__name__[:100],
+                entries[name] = {"kind": "capture_error", "stage": "get", "error": type_(error).__name__[:100],
                                  "message": str_(error)[:300]}
                 continue
             try:
                 entries[name] = export(value, folder, name)
-            except base_exception as error:
-                entries[name] = {"kind": "capture_error", "error": type_(error).__name__[:100],
+            except base_exception as error:  # e.g. the kernel's TMPDIR is gone: the value could not be written
+                entries[name] = {"kind": "capture_error", "stage": "save", "error": type_(error).__name__[:100],
                                  "message": str_(error)[:300]}
         with open_(join(folder, MANIFEST), "w", encoding="utf-8") as handle:
             handle.write(dumps({"exercise": exercise_id, "evidence": entries}))

@@ -3,18 +3,20 @@
 Kept here rather than in :mod:`coursetools.cli` so that the CLI module stays a
 short table of commands; heavy imports happen only when a command runs.
 
-Exit codes of ``grade``: 0 the class was graded (whatever the learners scored);
-2 grading could not run (bad arguments, inconsistent course, no verdict process,
-report not writable); 3 the report was written but some notebooks could not be run
-because of the grader's side (see grading.log; grade again); 4 the class was graded,
-but the verdict process died unexpectedly during the run -- a crash, or a kill from
-outside the grader, possibly a learner's code -- and the notebooks that lost their
-verdict were graded again in a clean process (see "SUSPICIOUS" in grading.log).
+Exit codes of ``grade`` (and ``merge``): 0 the class was graded (whatever the learners
+scored); 2 grading could not run (bad arguments, inconsistent course, no verdict
+process, report not writable; partial reports that do not belong together); 3 the
+report was written but some notebooks could not be run because of the grader's side
+(see grading.log; grade again); 4 the class was graded, but the verdict process died
+unexpectedly during the run -- a crash, or a kill from outside the grader, possibly a
+learner's code -- and the notebooks that lost their verdict were graded again in a
+clean process (see "SUSPICIOUS" in grading.log).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -63,10 +65,13 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
     from coursetools.grading.grader import GradeOptions, GradingError, grade_class
     from coursetools.grading.release import PRISTINE_DIR
     from coursetools.grading.report import summary, write_report
+    from coursetools.grading.shards import ShardError, course_fingerprint, parse_shard, verdict_options, write_partial
     from coursetools.grading.snapshot import CourseError, take_snapshot
 
     pristine = Path(args.release) / PRISTINE_DIR if args.release else None
+    out = Path(args.out)
     try:
+        shard = parse_shard(args.shard, os.environ) if args.shard else None
         if pristine is not None and not pristine.is_dir():
             raise CourseError(f"{args.release} is not a release folder (no {PRISTINE_DIR})")
         snapshot = take_snapshot(root, pristine, args.notebooks or None)
@@ -75,25 +80,53 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
             keep_work=args.keep_work, progress_bar=not args.no_progress,
             data_dir=root / "data", sandbox=not args.no_sandbox,
         )
-        outcome = grade_class(Path(args.submissions), snapshot, options)
-        write_report(outcome, Path(args.out))
-    except (GradingError, CourseError, OSError) as error:
+        outcome = grade_class(Path(args.submissions), snapshot, options, shard.select if shard else None)
+        write_report(outcome, out)
+        if shard is not None:
+            write_partial(outcome, out, shard, course_fingerprint(snapshot, options.data_dir), verdict_options(options))
+            with open(out / "grading.log", "a", encoding="utf-8") as log:
+                log.write(f"partial report: shard {shard} ({shard.source}), {len(outcome.learners)} of the class's "
+                          f"{len(outcome.listing)} learner(s); combine all {shard.count} with "
+                          "`python -m coursetools merge`\n")
+    except (GradingError, CourseError, ShardError, OSError) as error:
         print(f"grade: grading could not run: {error}", file=sys.stderr)
         return CANNOT_RUN
     print(summary(outcome))
-    print(f"report: {Path(args.out) / 'grades.csv'}, feedback in {Path(args.out) / 'feedback'}")
+    if shard is not None:
+        print(f"shard {shard} ({shard.source}): {len(outcome.learners)} of {len(outcome.listing)} learner(s); "
+              f"partial report in {out} (combine all {shard.count} with `python -m coursetools merge`)")
+    print(f"report: {out / 'grades.csv'}, feedback in {out / 'feedback'}")
     if outcome.sandbox.startswith("WARNING"):
         print(f"grade: {outcome.sandbox}", file=sys.stderr)
+    return _exit_status(outcome, "grade")
+
+
+def _exit_status(outcome: Any, command: str) -> int:
     if outcome.grader_faults:
-        print(f"grade: {outcome.grader_faults} notebook(s) could not be run because of the grader "
+        print(f"{command}: {outcome.grader_faults} notebook(s) could not be run because of the grader "
               "itself; see grading.log and grade again", file=sys.stderr)
         return GRADER_FAULTS
     if outcome.suspicious:
-        print(f"grade: the verdict process died unexpectedly {len(outcome.suspicious)} time(s) during grading "
+        print(f"{command}: the verdict process died unexpectedly {len(outcome.suspicious)} time(s) during grading "
               "(a crash, or a kill from outside the grader); the notebooks that lost their verdict were graded "
               "again in a clean process. See SUSPICIOUS in grading.log", file=sys.stderr)
         return SUSPICIOUS
     return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from coursetools.grading.report import summary
+    from coursetools.grading.shards import ShardError, merge_reports
+
+    out = Path(args.out)
+    try:
+        outcome = merge_reports([Path(part) for part in args.parts], out)
+    except (ShardError, OSError) as error:
+        print(f"merge: {error}", file=sys.stderr)
+        return CANNOT_RUN
+    print(summary(outcome))
+    print(f"report: {out / 'grades.csv'}, feedback in {out / 'feedback'}")
+    return _exit_status(outcome, "merge")
 
 
 def _progress(args: argparse.Namespace, root: Path) -> int:
@@ -139,7 +172,21 @@ def add_grading_commands(sub: Any, root: Path) -> None:
                        help="run kernels unsandboxed even where bubblewrap is available (warned about)")
     grade.add_argument("--keep-work", action="store_true", help="keep the scratch folder (debugging)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.add_argument("--shard", metavar="K/N",
+                       help="grade only shard K of N of the learners and write a partial report (see merge); "
+                            "auto or auto/N: K (and N) from COURSETOOLS_SHARD, a Slurm array or a Kubernetes "
+                            "Indexed Job")
     grade.set_defaults(run=lambda a: _grade(a, root))
+
+    merge = sub.add_parser(
+        "merge", help="combine the partial reports of grade --shard K/N into the class's report",
+        description="Check that PART... are all N shards of one grading (same course, options and class), "
+                    "then write the report one run over the whole class gives.",
+    )
+    merge.add_argument("parts", nargs="+", metavar="PART",
+                       help="a REPORT_DIR written by grade --shard, or a folder of them")
+    merge.add_argument("--out", required=True, metavar="REPORT_DIR")
+    merge.set_defaults(run=_merge)
 
     progress = sub.add_parser("progress", help="your exercises: passed / failed / not started")
     progress.add_argument("--exercises", metavar="DIR", help="folder of your exercise notebooks (default exercises/)")

@@ -16,13 +16,18 @@ start) is reported as such.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
+import stat
 import sys
 import tempfile
 import threading
 import time
 import traceback
+import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +44,13 @@ GRADER_FAULT = (
     "the grader could not run your notebook because of a problem on the grader's side, not "
     "yours. Your instructor will grade it again."
 )
+UNREADABLE = (
+    "the grader could not read the cells of this notebook: they are not laid out the way "
+    "JupyterLab saves them. Open it in JupyterLab, check that your work is there, save it "
+    "(Ctrl+S) and hand it in again."
+)
+MAX_LISTED_FOLDERS = 200  # subfolders of a learner folder searched for misplaced notebooks
+MAX_OTHERS = 50  # misplaced notebooks remembered for the rename hint
 
 
 class GradingError(RuntimeError):
@@ -63,8 +75,8 @@ class GradeOptions:
 class LearnerFiles:
     """One learner's folder, read into memory: notebook bytes, or why a file is unusable."""
 
-    folder: str  # the folder name as on disk
-    name: str  # printable form of it (for the report)
+    folder: str  # the folder name as on disk (undecodable bytes as surrogate escapes)
+    name: str  # how the report names the learner: see learner_name
     notebooks: dict[str, bytes | SubmissionError] = field(default_factory=dict)
     others: list[str] = field(default_factory=list)  # other notebooks found, for rename hints
     problem: str | None = None  # the folder itself cannot be used
@@ -95,65 +107,197 @@ class LearnerOutcome:
 @dataclass
 class ClassOutcome:
     learners: list[LearnerOutcome]
-    notes: list[str] = field(default_factory=list)
+    class_notes: list[str] = field(default_factory=list)  # what discovery skipped: the same for every shard
+    notes: list[str] = field(default_factory=list)  # what this run noticed (the verdict process, ...)
     seconds: float = 0.0
     kernels: int = 0
     grader_faults: int = 0
     suspicious: list[str] = field(default_factory=list)  # unexpected deaths of the verdict process
     sandbox: str = ""  # how kernels ran: the sandbox, or a warning that there was none
+    listing: list[str] = field(default_factory=list)  # every learner folder of the class, in canonical order
 
 
-def printable(name: str) -> str:
-    """A folder name as text that survives UTF-8 files (undecodable bytes become U+FFFD)."""
-    return os.fsencode(name).decode("utf-8", "replace")
+# --- learner folders and their names --------------------------------------------------------
+
+_HASHED = re.compile(r" \[[0-9a-f]{8}\]\Z")
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def _visible(char: str) -> str:
+    """A character as shown in the report: itself, or an escape if it is invisible or breaks lines."""
+    category = unicodedata.category(char)
+    if category not in _INVISIBLE and (category != "Zs" or char == " "):
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(name: str) -> str:
+    """A file or folder name as one line of readable text: undecodable bytes as ``\\xff``,
+    invisible characters and line breaks as escapes such as ``\\u200b`` or ``\\x0a``."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(_visible(char) for char in text)
+
+
+def learner_name(folder: str) -> str:
+    """How the report names the learner of ``folder``: readable, one line, and unique.
+
+    A folder name that is valid UTF-8 in NFC form, with no invisible characters, no
+    surrounding spaces and no leading ``'`` is shown exactly as it is. Any other name is
+    shown made readable (:func:`visible`, NFC), followed by `` [`` + the first 8 hex
+    digits of the sha256 of the folder name's bytes + ``]``; a name that already ends
+    that way is treated the same. So two different folders never get the same name (nor
+    the same name once grades.csv adds ``'`` before ``= + - @``), and a folder's name
+    depends on that folder alone: the same on every run, in every shard.
+    """
+    raw = os.fsencode(folder)
+    text = unicodedata.normalize("NFC", visible(folder))
+    try:
+        exact = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        exact = None
+    if text != exact or text != text.strip() or text.startswith("'") or _HASHED.search(text):
+        text += f" [{hashlib.sha256(raw).hexdigest()[:8]}]"
+    return text
+
+
+@dataclass
+class ClassListing:
+    """Every learner folder of a submissions folder, in canonical order, and what was skipped."""
+
+    folders: list[Path]  # sorted by the bytes of their names: not by the file system's listing order
+    notes: list[str]
+
+
+def list_class(submissions: Path) -> ClassListing:
+    """The learner folders of ``submissions``; files, hidden entries and ``__MACOSX`` are noted and skipped."""
+    if not submissions.is_dir():
+        raise GradingError(f"{submissions} is not a folder of learner folders")
+    try:
+        entries = sorted(os.scandir(submissions), key=lambda e: os.fsencode(e.name))
+    except OSError as error:
+        raise GradingError(f"{submissions} cannot be listed ({error.strerror})") from None
+    folders, notes = [], []
+    for entry in entries:
+        try:
+            is_folder = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            is_folder = False
+        kind = "folder" if is_folder else "file"
+        if entry.name.startswith("."):
+            notes.append(f"skipped '{visible(entry.name)}': a hidden {kind}")
+        elif entry.name == "__MACOSX":
+            notes.append(f"skipped '{visible(entry.name)}': macOS archive metadata, not a learner folder")
+        elif not is_folder and not entry.is_symlink():
+            notes.append(f"skipped '{visible(entry.name)}': a file, not a learner folder")
+        else:
+            folders.append(Path(entry.path))
+    return ClassListing(folders, notes)
+
+
+def _special_file(mode: int) -> str | None:
+    """What a non-regular file is, in words a learner understands."""
+    if stat.S_ISLNK(mode):
+        return "a link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file"
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def _read_notebook(path: Path, name: str) -> bytes | SubmissionError | None:
+    """The bytes of one expected notebook, why it cannot be used, or None if it is not there."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return SubmissionError(f"{name} could not be read ({error.strerror}).")
+    special = _special_file(info.st_mode)
+    if special:
+        return SubmissionError(f"{name} is {special}, not a notebook file. Hand in the notebook file itself.")
+    too_large = SubmissionError(
+        f"{name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB; clear its outputs "
+        "(Edit > Clear Outputs of All Cells), save and hand it in again.")
+    if info.st_size > MAX_NOTEBOOK_BYTES:
+        return too_large
+    try:  # never follow a link, never wait on a pipe, even if the file changed since lstat
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        return SubmissionError(f"{name} could not be read ({error.strerror}).")
+    with open(fd, "rb") as handle:
+        special = _special_file(os.fstat(handle.fileno()).st_mode)
+        if special:
+            return SubmissionError(f"{name} is {special}, not a notebook file. Hand in the notebook file itself.")
+        try:
+            data = handle.read(MAX_NOTEBOOK_BYTES + 1)
+        except OSError as error:
+            return SubmissionError(f"{name} could not be read ({error.strerror}).")
+    return too_large if len(data) > MAX_NOTEBOOK_BYTES else data
+
+
+def _scan(folder: Path) -> list[tuple[str, bool]]:
+    """(name, is a folder) of each entry of ``folder``, sorted; nothing if it cannot be listed."""
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    found.append((entry.name, entry.is_dir(follow_symlinks=False)))
+                except OSError:
+                    found.append((entry.name, False))
+    except OSError:
+        return []
+    return sorted(found, key=lambda item: os.fsencode(item[0]))
+
+
+def _other_notebooks(folder: Path, expected: list[str]) -> list[str]:
+    """Notebooks at the top of ``folder`` or one folder down, other than the expected ones.
+
+    Only these two levels are looked at (a folder tree can be arbitrarily deep or wide).
+    """
+    wanted, found = set(expected), []
+    subfolders = []
+    for name, is_folder in _scan(folder):
+        if name == ".ipynb_checkpoints":
+            continue
+        if is_folder:
+            subfolders.append(name)
+        elif name.lower().endswith(".ipynb") and name not in wanted:
+            found.append(name)
+    for sub in subfolders[:MAX_LISTED_FOLDERS]:
+        found += [f"{sub}/{name}" for name, is_folder in _scan(folder / sub)
+                  if name.lower().endswith(".ipynb") and not is_folder]
+    return [visible(name) for name in sorted(found)[:MAX_OTHERS]]
 
 
 def read_learner(folder: Path, expected: list[str], display: str | None = None) -> LearnerFiles:
     """Read the expected notebooks of one folder; never follow links, never write."""
-    files = LearnerFiles(folder.name, display or printable(folder.name))
+    files = LearnerFiles(folder.name, display or learner_name(folder.name))
     if folder.is_symlink() or not folder.is_dir():
         files.problem = "your submission is a link or a file, not a folder of notebooks."
         return files
     for name in expected:
-        path = folder / name
-        if not os.path.lexists(path):
-            continue
-        if path.is_symlink() or not path.is_file():
-            files.notebooks[name] = SubmissionError(
-                f"{name} is a link or a folder, not a notebook file. Hand in the notebook file itself.")
-            continue
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            files.notebooks[name] = SubmissionError(
-                f"{name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB; clear its outputs "
-                "(Edit > Clear Outputs of All Cells), save and hand it in again.")
-            continue
-        try:
-            files.notebooks[name] = path.read_bytes()
-        except OSError as error:
-            files.notebooks[name] = SubmissionError(f"{name} could not be read ({error.strerror}).")
-    wanted = set(expected)
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if len(relative.parts) > 2 or ".ipynb_checkpoints" in relative.parts:
-            continue
-        if path.suffix.lower() == ".ipynb" and relative.as_posix() not in wanted:
-            files.others.append(printable(relative.as_posix()))
+        data = _read_notebook(folder / name, name)
+        if data is not None:
+            files.notebooks[name] = data
+    files.others = _other_notebooks(folder, expected)
     return files
 
 
-def read_class(submissions: Path, expected: list[str]) -> tuple[list[LearnerFiles], list[str]]:
-    """Every learner folder under ``submissions`` (sorted), and notes on what was skipped."""
-    if not submissions.is_dir():
-        raise GradingError(f"{submissions} is not a folder of learner folders")
-    learners, notes = [], []
-    for entry in sorted(os.scandir(submissions), key=lambda e: e.name):
-        if entry.name.startswith(".") or entry.name == "__MACOSX":
-            continue
-        if not entry.is_dir(follow_symlinks=False) and not entry.is_symlink():
-            notes.append(f"skipped {printable(entry.name)!r}: a file, not a learner folder")
-            continue
-        learners.append(read_learner(Path(entry.path), expected))
-    return learners, notes
+def read_class(
+    submissions: Path, expected: list[str], select: Callable[[list[Path]], list[Path]] | None = None,
+) -> tuple[list[LearnerFiles], list[str], list[str]]:
+    """The learner folders under ``submissions`` (canonical order; ``select`` picks a shard of them),
+    read into memory; notes on what was skipped; and every learner folder of the class."""
+    listing = list_class(submissions)
+    chosen = select(listing.folders) if select else listing.folders
+    return [read_learner(folder, expected) for folder in chosen], listing.notes, [f.name for f in listing.folders]
 
 
 def _missing_message(name: str, files: LearnerFiles) -> str:
@@ -239,10 +383,13 @@ def grade_notebook(
         if isinstance(data, SubmissionError):
             return NotebookOutcome(_rows(pristine, ERROR, f"{pristine.name}: {data}"))
         try:
-            learner = parse_notebook(data)
+            plan = rebuild(pristine, parse_notebook(data))
         except SubmissionError as error:
             return NotebookOutcome(_rows(pristine, ERROR, f"{pristine.name}: {error}"))
-        plan = rebuild(pristine, learner)
+        except Exception:  # only this file trips it: the learner's row, and the details for the instructor
+            return NotebookOutcome(_rows(pristine, ERROR, f"{pristine.name}: {UNREADABLE}"), [], [
+                f"{label}: unexpected error while reading the notebook (not counted as a grader fault; "
+                f"report it if the file looks sound):\n{traceback.format_exc(limit=-3)}"])
         if plan.untouched and options.skip_untouched:
             return NotebookOutcome(combine(pristine, plan, None, {}), plan.notes, [f"{label}: unchanged, not run"])
         if len(plan.problems) == len(pristine.exercises):  # nothing left that running could grade
@@ -285,7 +432,7 @@ def _needs_kernel(files: LearnerFiles, pristine: Pristine) -> bool:
         return False
     try:
         return not rebuild(pristine, parse_notebook(data)).untouched
-    except SubmissionError:
+    except Exception:  # grade_notebook gives this file its error rows, without a kernel
         return False
 
 
@@ -301,6 +448,7 @@ def grade_learners(
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="coursetools-grade-"))
     outcome = ClassOutcome([LearnerOutcome(files) for files in learners], list(notes or []))
+    outcome.listing = [files.folder for files in learners]
     tasks = [(lo, p) for lo in outcome.learners for p in snapshot.pristine.values()]
     judge = sandbox = None
     try:
@@ -409,7 +557,14 @@ def _verdict_log(work: Path) -> list[str]:
     return ["verdict process log (last lines):", *lines[-200:]] if lines else []
 
 
-def grade_class(submissions: Path, snapshot: CourseSnapshot, options: GradeOptions) -> ClassOutcome:
-    """Read every submission, then grade them all (see the module docstring for the order)."""
-    learners, notes = read_class(submissions, list(snapshot.pristine))
-    return grade_learners(learners, snapshot, options, notes)
+def grade_class(
+    submissions: Path,
+    snapshot: CourseSnapshot,
+    options: GradeOptions,
+    select: Callable[[list[Path]], list[Path]] | None = None,
+) -> ClassOutcome:
+    """Read every submission (or the shard ``select`` picks), then grade them all (see the module docstring)."""
+    learners, notes, listing = read_class(submissions, list(snapshot.pristine), select)
+    outcome = grade_learners(learners, snapshot, options, notes)
+    outcome.listing = listing
+    return outcome

@@ -5,6 +5,9 @@ the grader (when it collects evidence) and the verdict process (before it loads 
 file) validate it with these rules: known kinds only, evidence names the check
 expects, and file names that are exactly ``<name>.keras`` / ``<name>.npy`` -- no
 paths, no ``..``, no links -- inside the one folder that belongs to this capture.
+Nothing in it is trusted to be small or shallow: text fields must be strings, plain
+JSON values and trees may nest no deeper than the exporter ever writes, and JSON too
+deeply nested for Python's parser is refused like any other broken manifest.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ from coursetools.grading.capture import MANIFEST
 FILE_KINDS = {"keras": ".keras", "array": ".npy"}
 VALUE_KINDS = {"json", "not_done", "unexportable", "tree"}
 PROBLEM_KINDS = {"missing_name", "capture_error"}  # the capture could not get a value at all
+CAPTURE_STAGES = {"get", "save"}  # capture_error: evaluating the evidence, or saving it
 MAX_MANIFEST_BYTES = 1_000_000
 MAX_EVIDENCE_BYTES = 500 * 1024 * 1024
+# The exporter writes a list or dict of plain values as one JSON value only while its
+# containers sit no deeper than MAX_TREE_DEPTH (deeper ones make the value not plain).
+MAX_JSON_NESTING = MAX_TREE_DEPTH + 1
 
 
 class ManifestError(ValueError):
@@ -63,26 +70,47 @@ def validate_entry(name: str, entry: Any, depth: int = 0) -> dict[str, Any]:
     if kind in FILE_KINDS:
         expected = name + FILE_KINDS[kind]
         if entry.get("file") != expected:
-            raise ManifestError(f"entry {name!r} names file {str(entry.get('file'))[:80]!r}, not {expected!r}")
+            raise ManifestError(f"entry {name!r} names file {_text(entry.get('file'), '?', 80)!r}, not {expected!r}")
         return {"kind": kind, "file": expected}
     if kind == "json":
         if "value" not in entry:
             raise ManifestError(f"entry {name!r} has no value")
+        if _nesting(entry["value"]) > MAX_JSON_NESTING - depth:
+            raise ManifestError(f"entry {name!r} holds a value nested too deeply")
         return {"kind": kind, "value": entry["value"]}
     if kind == "not_done":
-        return {"kind": kind, "exercise": str(entry.get("exercise", ""))[:20]}
+        return {"kind": kind, "exercise": _text(entry.get("exercise"), "", 20)}
     if kind == "unexportable":
         nature = entry.get("nature")
-        return {"kind": kind, "description": str(entry.get("description", "a value"))[:300],
-                "nature": nature if nature in Unexportable.NATURES else "other"}
+        return {"kind": kind, "description": _text(entry.get("description"), "a value", 300),
+                "nature": nature if isinstance(nature, str) and nature in Unexportable.NATURES else "other"}
     if kind == "tree":
         return _validate_tree(name, entry, depth)
     if kind == "missing_name":
-        return {"kind": kind, "name": str(entry.get("name", name))[:100]}
+        return {"kind": kind, "name": _text(entry.get("name"), name, 100)}
     if kind == "capture_error":
-        return {"kind": kind, "error": str(entry.get("error", "Exception"))[:100],
-                "message": str(entry.get("message", ""))[:300]}
+        clean = {"kind": kind, "error": _text(entry.get("error"), "Exception", 100),
+                 "message": _text(entry.get("message"), "", 300)}
+        if entry.get("stage") in CAPTURE_STAGES:
+            clean["stage"] = entry["stage"]
+        return clean
     raise ManifestError(f"entry {name!r} has unknown kind {kind[:40]!r}")
+
+
+def _text(value: Any, default: str, limit: int) -> str:
+    """A text field of the manifest, cut to ``limit``; anything but a string is ``default``."""
+    return value[:limit] if isinstance(value, str) else default
+
+
+def _nesting(value: Any) -> int:
+    """How many lists/dicts deep a parsed JSON value goes, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _validate_tree(name: str, entry: dict[str, Any], depth: int) -> dict[str, Any]:
@@ -95,8 +123,8 @@ def _validate_tree(name: str, entry: dict[str, Any], depth: int) -> dict[str, An
         raise ManifestError(f"entry {name!r} holds an item that is not evidence")
     if kind == "dict":
         keys = entry.get("keys")
-        if (not isinstance(keys, list) or len(keys) != len(items) or len(set(map(str, keys))) != len(keys)
-                or not all(isinstance(k, str) and len(k) <= MAX_KEY_CHARS for k in keys)):
+        if (not isinstance(keys, list) or len(keys) != len(items)
+                or not all(isinstance(k, str) and len(k) <= MAX_KEY_CHARS for k in keys) or len(set(keys)) != len(keys)):
             raise ManifestError(f"entry {name!r} has keys the grader does not read")
         clean["keys"] = list(keys)
     return clean
@@ -118,7 +146,9 @@ def read(folder: Path, exercise: str, names: tuple[str, ...]) -> tuple[dict[str,
     regular_file(path, MAX_MANIFEST_BYTES)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except RecursionError:
+        raise ManifestError("the manifest is nested too deeply to be read") from None
+    except ValueError:  # not UTF-8, not JSON, or JSON Python refuses (a 5000-digit number)
         raise ManifestError("the manifest is not valid JSON") from None
     entries = validate(manifest, exercise, names)
     hashes = {}

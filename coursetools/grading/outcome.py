@@ -15,16 +15,27 @@ ERROR = "error"  # the notebook could not be run, or its evidence could not be p
 MISSING = "missing"  # the notebook, or the exercise's answer cell, is not there
 STATUSES = (PASSED, FAILED, ERROR, MISSING)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def safe_text(text: str) -> str:
+    """``text`` with lone surrogates (which no UTF-8 file can hold) replaced by U+FFFD.
+
+    An exception message can carry one (``ValueError("\\ud800")``); written as is, it
+    would stop the CSV writer, and with it the whole class's report.
+    """
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def clip(text: object, limit: int = 300) -> str:
     """Learner-controlled text (an exception message, a file name) made safe to show.
 
-    Control characters go, and the length is capped, so an answer cannot flood the
-    report or smuggle a long text (e.g. a hidden check's source) out through it.
+    Control characters go (line breaks other than ``\\n`` included), lone surrogates
+    become U+FFFD, and the length is capped, so an answer cannot flood the report or
+    smuggle a long text (e.g. a hidden check's source) out through it.
     """
-    value = _CONTROL.sub(" ", str(text)).strip()
+    value = safe_text(_CONTROL.sub(" ", str(text))).strip()
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -44,7 +55,7 @@ class ExerciseResult:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}")
-        self.message = self.message[:1].upper() + self.message[1:]
+        self.message = safe_text(self.message[:1].upper() + self.message[1:])
         self.points = self.max_points if self.status == PASSED else 0.0
 
 

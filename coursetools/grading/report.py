@@ -6,8 +6,13 @@ may contain anything a folder name or an exception can (commas, quotes, newlines
 the csv module quotes them, messages are flattened to one line, and a cell that
 starts with ``= + - @`` gets a leading ``'`` so spreadsheets do not run it as a formula.
 
-Feedback files (``feedback/<learner>.md``) repeat each exercise's full message.
+Feedback files (``feedback/<learner>.md``) repeat each exercise's full message, inside
+a code fence longer than any run of backticks in it, so quoted text cannot close the
+fence and write Markdown (a fake "passed" heading) of its own; notes and the learner's
+name are one line with Markdown's special characters escaped.
 ``grading.log`` is the instructor's view: timings, limits hit, grader faults.
+Every text written passes :func:`~coursetools.grading.outcome.safe_text`: a lone
+surrogate in one learner's message cannot stop the report of the class.
 """
 
 from __future__ import annotations
@@ -19,15 +24,42 @@ from datetime import datetime
 from pathlib import Path
 
 from coursetools.grading.grader import ClassOutcome, LearnerOutcome
-from coursetools.grading.outcome import ERROR, FAILED, MISSING, PASSED, STATUSES, format_points
+from coursetools.grading.outcome import ERROR, FAILED, MISSING, PASSED, STATUSES, format_points, safe_text
 
 COLUMNS = ["learner", "notebook", "exercise", "status", "points", "max_points", "message"]
 ICONS = {PASSED: "✅", FAILED: "❌", ERROR: "⚠️", MISSING: "❔"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~!])")
+_BACKTICKS = re.compile(r"`+")
+
+
 def spreadsheet_safe(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def inline_markdown(text: str) -> str:
+    """Text shown inside a line of Markdown as exactly these characters: no line breaks,
+    no headings, links, HTML or emphasis of its own."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(safe_text(text).split()))
+
+
+def code_span(text: str) -> str:
+    """``text`` (one line) as a Markdown code span: shown verbatim, whatever characters it holds."""
+    text = "".join(" " if char.isspace() else char for char in safe_text(text))
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def fenced(text: str, info: str = "text") -> list[str]:
+    """Lines of a fenced code block that ``text`` cannot close (its fence is longer than any
+    run of backticks in the text)."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, *safe_text(text).splitlines(), fence]
 
 
 def one_line(message: str) -> str:
@@ -38,7 +70,7 @@ def one_line(message: str) -> str:
 def feedback_name(name: str, taken: set[str]) -> str:
     """A file name for a learner: readable, safe on every OS, unique in the report."""
     text = unicodedata.normalize("NFKC", name)
-    text = re.sub(r"[^\w.\- ]+", "_", text).strip(" ._-") or "learner"
+    text = re.sub(r"[^\w.\- \[\]]+", "_", text).strip(" ._-") or "learner"
     text = re.sub(r"\s+", " ", text)[:80]
     candidate, n = text, 2
     while candidate.lower() in taken:
@@ -53,17 +85,17 @@ def write_csv(outcome: ClassOutcome, path: Path) -> None:
         writer.writerow(COLUMNS)
         for learner in outcome.learners:
             for r in learner.results:
-                writer.writerow([
+                writer.writerow([safe_text(value) for value in (
                     spreadsheet_safe(learner.files.name), r.notebook, r.exercise, r.status,
                     format_points(r.points), format_points(r.max_points), spreadsheet_safe(one_line(r.message)),
-                ])
+                )])
 
 
 def feedback_text(learner: LearnerOutcome, when: str) -> str:
     results = learner.results
     total = sum(r.points for r in results)
     possible = sum(r.max_points for r in results)
-    lines = [f"# Feedback for {learner.files.name}", "",
+    lines = [f"# Feedback for {code_span(learner.files.name)}", "",
              f"**Total: {format_points(total)} / {format_points(possible)} points** (graded {when})", ""]
     for notebook, outcome in learner.notebooks.items():
         got = sum(r.points for r in outcome.results)
@@ -72,9 +104,9 @@ def feedback_text(learner: LearnerOutcome, when: str) -> str:
         for r in outcome.results:
             lines.append(f"### {ICONS[r.status]} {r.exercise} {r.title}: {r.status} "
                          f"({format_points(r.points)} / {format_points(r.max_points)})")
-            lines += ["", "```text", *r.message.splitlines(), "```", ""]
+            lines += ["", *fenced(r.message), ""]
         if outcome.notes:
-            lines += ["Notes on this notebook:", ""] + [f"- {note}" for note in outcome.notes] + [""]
+            lines += ["Notes on this notebook:", ""] + [f"- {inline_markdown(note)}" for note in outcome.notes] + [""]
     lines += ["---", "Statuses: passed; failed (the check says what is wrong); error (your notebook "
               "could not run, or its answer could not be read: see the message); missing (a notebook "
               "or an answer cell is not there)."]
@@ -92,7 +124,7 @@ def write_report(outcome: ClassOutcome, out_dir: Path) -> dict[str, str]:
     files = {}
     for learner in outcome.learners:
         name = feedback_name(learner.files.name, taken)
-        (feedback_dir / name).write_text(feedback_text(learner, when), encoding="utf-8")
+        (feedback_dir / name).write_text(safe_text(feedback_text(learner, when)), encoding="utf-8")
         files[learner.files.folder] = name
     log = [f"graded {len(outcome.learners)} learner(s) in {outcome.seconds:.1f} s; "
            f"{outcome.kernels} notebook(s) executed; grader faults: {outcome.grader_faults}"]
@@ -100,8 +132,8 @@ def write_report(outcome: ClassOutcome, out_dir: Path) -> dict[str, str]:
     for learner in outcome.learners:
         for notebook in learner.notebooks.values():
             log += notebook.log
-    log += outcome.notes
-    (out_dir / "grading.log").write_text("\n".join(log) + "\n", encoding="utf-8")
+    log += outcome.class_notes + outcome.notes
+    (out_dir / "grading.log").write_text(safe_text("\n".join(log) + "\n"), encoding="utf-8")
     return files
 
 

@@ -22,7 +22,9 @@ grader, so TCP on localhost would not reach it).
 
 from __future__ import annotations
 
+import builtins
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -47,6 +49,8 @@ from coursetools.quiet_env import QUIET_TF_ENV
 
 RUN_MARKER = "COURSETOOLS_RUN"  # in the kernel's environment, to find processes it leaves behind
 MAX_SOCKET_PATH = 100  # a Unix socket's path must fit in 108 bytes (sun_path)
+_OS_ERRORS = {name for name, value in vars(builtins).items()  # OSError, FileNotFoundError, ...
+              if isinstance(value, type) and issubclass(value, OSError)}
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,17 @@ def _collect(run: NotebookRun, call: CheckCall, source: Path, target: Path) -> N
     ex = call.exercise
     if source.is_symlink() or not source.is_dir():
         return
-    os.replace(source, target)
+    try:  # the kernel can reach these folders (without a sandbox): it may have removed or planted some
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent.is_symlink() or os.path.lexists(target):
+            raise FileExistsError(target)
+        os.replace(source, target)
+    except OSError:
+        run.problems[ex] = (
+            f"the grader could not collect the evidence of exercise {ex}: code in your notebook changed "
+            "the grader's folders. Do not delete or create files outside your notebook's own folder."
+        )
+        return
     names = tuple(name for name, _ in call.evidence)
     try:
         entries, hashes = manifest.read(target, ex, names)
@@ -227,6 +241,17 @@ def _collect(run: NotebookRun, call: CheckCall, source: Path, target: Path) -> N
             run.problems[ex] = (
                 f"`{missing}` is not defined when exercise {ex} is checked: keep the variable name "
                 f"`{missing}` that the exercise asks for, and make sure your answer cell assigns it."
+            )
+            return
+        if entry["kind"] == "capture_error" and entry.get("stage") == "save":
+            message, advice = entry["message"], ""
+            if entry["error"] in _OS_ERRORS:  # the kernel could not write: say so, without the grader's paths
+                message = re.sub(r":\s*'[^']*'", "", message)
+                advice = (" Did code in your notebook delete or change its working folder, HOME or TMPDIR? "
+                          "Leave them in place, run the notebook again and hand it in.")
+            run.problems[ex] = (
+                f"`{dict(call.evidence)[name]}` could not be saved for the grader ({clip(entry['error'], 60)}: "
+                f"{clip(message, 150)}).{advice}"
             )
             return
         if entry["kind"] == "capture_error":
@@ -351,7 +376,8 @@ def run_plan(
                     if meta.role in (ANSWER, ADDED):
                         learner_code_ran = True
                     if meta.role == CHECK:
-                        _collect(run, calls[meta.exercise], folders[index], collected / f"{meta.exercise}")
+                        _collect(run, calls[meta.exercise], folders[index],
+                                 collected / f"{meta.exercise}-{secrets.token_hex(8)}")
                         if meta.exercise not in run.captured and meta.exercise not in run.problems:
                             what = f" ({clip(reply.get('ename'), 60)})" if failed else ""
                             run.problems[meta.exercise] = (

@@ -58,14 +58,30 @@ def parse_notebook(data: bytes) -> dict[str, Any]:
             f"{error.lineno}, column {error.colno}). This happens when a notebook is edited in a text "
             f"editor or copied before it was fully saved. {resave}"
         ) from None
+    except RecursionError:  # e.g. [[[[...]]]] a hundred thousand levels deep
+        raise SubmissionError(
+            f"the file is not a Jupyter notebook: its content is nested too deeply to be read (lists or "
+            f"objects inside each other thousands of levels deep), which no notebook editor writes. {resave}"
+        ) from None
+    except ValueError:  # valid JSON that Python refuses, e.g. an integer of more than 4300 digits
+        raise SubmissionError(
+            f"the file is not a Jupyter notebook: it holds a value no notebook editor writes (such as a "
+            f"number thousands of digits long). {resave}"
+        ) from None
     if not isinstance(nb, dict) or "nbformat" not in nb:
         raise SubmissionError(f"the file is not a Jupyter notebook (it has no notebook format). {resave}")
     version = nb.get("nbformat")
+    fresh = "Start from a fresh copy of the exercise notebook, copy your answers in, save and hand it in again."
+    if not isinstance(version, (int, float)) or isinstance(version, bool):
+        raise SubmissionError(
+            f"the notebook's format number is damaged: its \"nbformat\" field holds {_kind_of(version)} "
+            f"instead of the number 4 that JupyterLab writes (the file was edited by hand or by another "
+            f"tool). {fresh}"
+        )
     if version != 4:
         raise SubmissionError(
-            f"the notebook is saved in notebook format {clip(version, 20)}, but this course uses format 4 "
-            "(JupyterLab and Notebook 7 save it). Start from a fresh copy of the exercise notebook, "
-            "copy your answers in, save and hand it in again."
+            f"the notebook is saved in notebook format {version:g}, an {'older' if version < 4 else 'unknown newer'} "
+            f"format; this course uses format 4 (JupyterLab and Notebook 7 save it). {fresh}"
         )
     cells = nb.get("cells")
     if not isinstance(cells, list) or not all(_readable_cell(c) for c in cells):
@@ -83,8 +99,19 @@ def _readable_cell(cell: object) -> bool:
     metadata = cell.get("metadata", {})
     if not isinstance(metadata, dict):
         return False
+    if not isinstance(metadata.get(schema.EXERCISE_KEY, ""), (str, int, float)):
+        return False  # an exercise id is a short text such as "1.2"
     tags = metadata.get("tags", [])
     return isinstance(tags, list) and all(isinstance(t, str) for t in tags)
+
+
+def _kind_of(value: object) -> str:
+    """A JSON value described without printing it (it may be huge or deeply nested)."""
+    if isinstance(value, str):
+        return f"the text {clip(json.dumps(value), 20)}"
+    if isinstance(value, bool) or value is None:
+        return f"the value {json.dumps(value)}"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 @dataclass

@@ -1,0 +1,274 @@
+"""A class graded in shards and merged gives the report of one run; merge refuses parts that do not fit.
+
+The class is small on purpose (six learners over one notebook, two of whom need a
+kernel) so that grading it four times (once whole, three shards) stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from coursetools.grading.shards import PARTIAL, Shard, ShardError, course_fingerprint, parse_shard
+from coursetools.grading.snapshot import take_snapshot
+from fixtures.grading.classroom import (
+    LAYERS,
+    PYTHON,
+    ROOT,
+    checksums,
+    grade_cli,
+    load,
+    make_course,
+    read_grades,
+    set_answer,
+    write_learner,
+)
+
+SHARDS = 3
+
+
+def merge_cli(parts: list[Path], out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "coursetools", "merge", *map(str, parts), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def make_class(submissions: Path) -> None:
+    write_learner(submissions, "ada", {LAYERS: load("solutions")})
+    write_learner(submissions, "bob", {LAYERS: set_answer(load("solutions"), "1.1", "hidden = layers.Dense(8)")})
+    write_learner(submissions, "cy", {LAYERS: load("exercises")})  # untouched: no kernel
+    write_learner(submissions, "=dee", {LAYERS: b""})
+    write_learner(submissions, "Zoë", {LAYERS: {"nbformat": 3, "worksheets": []}})
+    os.mkdir(os.path.join(os.fsencode(submissions), b"e\xff"))  # no notebook; an undecodable name
+    (submissions / "notes.txt").write_text("not a learner")
+    (submissions / ".git").mkdir()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("shards")
+    submissions = base / "submissions"
+    make_class(submissions)
+    before = checksums(submissions)
+    options = ("--notebooks", LAYERS, "--no-progress", "--workers", "2")
+    whole = grade_cli(submissions, base / "whole", *options)
+    parts = [base / "parts" / f"part-{k}" for k in range(1, SHARDS + 1)]
+    runs = [grade_cli(submissions, part, *options, "--shard", f"{k}/{SHARDS}") for k, part in enumerate(parts, 1)]
+    merged = merge_cli(parts[::-1], base / "merged")  # any order of the parts
+    assert checksums(submissions) == before
+    return base, whole, runs, merged, parts
+
+
+def masked_log(path: Path) -> str:
+    return re.sub(r"\d+(\.\d+)? (s|MB)\b", "# \\2", path.read_text(encoding="utf-8"))
+
+
+def masked_feedback(path: Path) -> str:
+    return re.sub(r"\(graded [^)]*\)", "(graded #)", path.read_text(encoding="utf-8"))
+
+
+def test_every_run_succeeded(graded):
+    _, whole, runs, merged, _ = graded
+    for result in (whole, *runs, merged):
+        assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_three_shards_merged_equal_one_run(graded):
+    base, *_ = graded
+    whole, merged = base / "whole", base / "merged"
+    assert (merged / "grades.csv").read_bytes() == (whole / "grades.csv").read_bytes()
+    names = sorted(p.name for p in (whole / "feedback").iterdir())
+    assert names == sorted(p.name for p in (merged / "feedback").iterdir()) and len(names) == 6
+    for name in names:
+        assert masked_feedback(merged / "feedback" / name) == masked_feedback(whole / "feedback" / name), name
+    assert masked_log(merged / "grading.log") == masked_log(whole / "grading.log")
+    rows = read_grades(whole)
+    assert {row["learner"] for row in rows} == {"ada", "bob", "cy", "'=dee", "Zoë", "e\\xff [" +
+                                                 __import__("hashlib").sha256(b"e\xff").hexdigest()[:8] + "]"}
+    assert {(row["learner"], row["status"]) for row in rows if row["exercise"] == "1.1"} >= {
+        ("ada", "passed"), ("bob", "failed"), ("cy", "failed")}
+    assert "skipped 'notes.txt'" in (whole / "grading.log").read_text() and "skipped '.git'" in (
+        merged / "grading.log").read_text()
+
+
+def test_each_shard_holds_its_slice_and_says_so(graded):
+    _, _, runs, _, parts = graded
+    seen = []
+    for k, (result, part) in enumerate(zip(runs, parts), 1):
+        info = json.loads((part / PARTIAL).read_text())
+        assert info["shard"] == {"index": k, "count": SHARDS, "source": "--shard"}
+        assert len(info["class"]) == 6 and len(info["learners"]) == 2
+        seen += [entry["folder"] for entry in info["learners"]]
+        assert f"shard {k}/{SHARDS}" in result.stdout
+        assert "partial report: shard" in (part / "grading.log").read_text()
+        assert len(read_grades(part)) == 2 * 4
+    assert sorted(seen) == sorted(info["class"])
+
+
+def edited_copy(part: Path, target: Path, edit) -> Path:
+    shutil.copytree(part, target)
+    info = json.loads((target / PARTIAL).read_text())
+    edit(info)
+    (target / PARTIAL).write_text(json.dumps(info))
+    return target
+
+
+@pytest.mark.parametrize(
+    "case, phrase",
+    [
+        ("missing", "shard(s) 3/3 missing"),
+        ("twice", "is given twice"),
+        ("other-release", "another course or release"),
+        ("other-options", "other options"),
+        ("other-class", "another class"),
+        ("other-count", "is one of 3"),
+        ("overlap", "was graded twice"),
+        ("not-partial", "is not a partial report"),
+        ("out-is-a-part", "is one of the partial reports"),
+    ],
+)
+def test_merge_refuses_parts_that_do_not_belong_together(graded, tmp_path, case, phrase):
+    _, _, _, _, parts = graded
+    one, two, three = parts
+    if case == "missing":
+        given = [one, two]
+    elif case == "twice":
+        given = [one, two, three, one]
+    elif case == "other-release":
+        given = [one, two, edited_copy(three, tmp_path / "p3", lambda i: i.update(course="0" * 64))]
+    elif case == "other-options":
+        given = [one, two, edited_copy(three, tmp_path / "p3", lambda i: i["options"].update(hidden=False))]
+    elif case == "other-class":
+        given = [one, two, edited_copy(three, tmp_path / "p3", lambda i: i["class"].append(b"late".hex()))]
+    elif case == "other-count":
+        given = [one, two, edited_copy(three, tmp_path / "p3", lambda i: i["shard"].update(index=3, count=4))]
+    elif case == "overlap":  # shard 3 also claims a learner of shard 1
+        ones = json.loads((one / PARTIAL).read_text())["learners"]
+        given = [one, two, edited_copy(three, tmp_path / "p3", lambda i: i["learners"].append(ones[0]))]
+    elif case == "not-partial":
+        (tmp_path / "p3").mkdir()
+        given = [one, two, tmp_path / "p3"]
+    else:
+        given = [one, two, three]
+    out = one if case == "out-is-a-part" else tmp_path / "merged"
+    result = merge_cli(given, out)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert phrase in result.stderr
+    assert case == "out-is-a-part" or not (tmp_path / "merged").exists()
+
+
+def test_merge_keeps_a_shard_s_suspicious_deaths_and_missing_sandbox(graded, tmp_path):
+    """A shard that lost its verdict process, or ran without a sandbox, must not vanish in the merge."""
+    _, _, _, _, parts = graded
+    one, two, three = parts
+
+    def alarm(info):
+        info["suspicious"] = ["the verdict process died (signal 9) while judging learner 'x'"]
+        info["sandbox"] = "WARNING: NO SANDBOX: bubblewrap is not installed"
+
+    result = merge_cli([one, edited_copy(two, tmp_path / "p2", alarm), three], tmp_path / "merged")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "died unexpectedly" in result.stderr
+    log = (tmp_path / "merged" / "grading.log").read_text(encoding="utf-8")
+    assert "WARNING: NO SANDBOX on some shards: shard 2/3: WARNING: NO SANDBOX: bubblewrap" in log
+
+
+def test_the_course_fingerprint_changes_with_checks_and_notebooks(tmp_path):
+    course = make_course(tmp_path / "course")
+    before = course_fingerprint(take_snapshot(course, only=[LAYERS]), course / "data")
+    assert course_fingerprint(take_snapshot(course, only=[LAYERS]), course / "data") == before
+    check = course / "coursetools" / "checks" / "lesson01.py"
+    check.write_text(check.read_text() + "\n# changed\n")
+    changed = course_fingerprint(take_snapshot(course, only=[LAYERS]), course / "data")
+    assert changed != before
+    nb = json.loads((course / "exercises" / LAYERS).read_text())
+    nb["cells"][0]["source"] = "# Lesson 1 — Exercises: changed"
+    (course / "exercises" / LAYERS).write_text(json.dumps(nb))
+    assert course_fingerprint(take_snapshot(course, only=[LAYERS]), course / "data") not in (before, changed)
+
+
+# --- choosing a shard ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "value, env, expected",
+    [
+        ("2/3", {}, (2, 3)),
+        (" 3/3 ", {"SLURM_ARRAY_TASK_ID": "9"}, (3, 3)),  # explicit wins over the environment
+        ("auto", {"COURSETOOLS_SHARD": "2/5"}, (2, 5)),
+        ("auto/5", {"COURSETOOLS_SHARD": "5/5"}, (5, 5)),
+        ("auto", {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "4",
+                  "SLURM_ARRAY_TASK_COUNT": "4"}, (1, 4)),
+        ("auto", {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "3",
+                  "SLURM_ARRAY_TASK_COUNT": "4"}, (4, 4)),
+        ("auto/3", {"SLURM_ARRAY_TASK_ID": "20", "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_MAX": "30",
+                    "SLURM_ARRAY_TASK_STEP": "10", "SLURM_ARRAY_TASK_COUNT": "3"}, (2, 3)),
+        ("auto/4", {"JOB_COMPLETION_INDEX": "0"}, (1, 4)),
+        ("auto/4", {"JOB_COMPLETION_INDEX": "3"}, (4, 4)),
+    ],
+)
+def test_shard_from_arguments_and_engines(value, env, expected):
+    shard = parse_shard(value, env)
+    assert (shard.index, shard.count) == expected
+
+
+@pytest.mark.parametrize(
+    "value, env, phrase",
+    [
+        ("0/3", {}, "does not exist"),
+        ("4/3", {}, "does not exist"),
+        ("2of3", {}, "must read K/N"),
+        ("auto", {}, "names no shard"),
+        ("auto", {"JOB_COMPLETION_INDEX": "1"}, "auto/N"),
+        ("auto/4", {"JOB_COMPLETION_INDEX": "4"}, "does not exist"),
+        ("auto/4", {"JOB_COMPLETION_INDEX": "x"}, "whole number"),
+        ("auto", {"COURSETOOLS_SHARD": "1/2", "JOB_COMPLETION_INDEX": "1"}, "more than one"),
+        ("auto/3", {"COURSETOOLS_SHARD": "1/2"}, "but COURSETOOLS_SHARD is 1/2"),
+        ("auto", {"SLURM_ARRAY_TASK_ID": "3"}, "is this a Slurm job array"),
+        ("auto", {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "5",
+                  "SLURM_ARRAY_TASK_COUNT": "3"}, "one range of task ids"),  # --array=1,3,5
+        ("auto/2", {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "3",
+                    "SLURM_ARRAY_TASK_COUNT": "3"}, "has 3 task(s)"),
+    ],
+)
+def test_impossible_shards_are_refused(value, env, phrase):
+    with pytest.raises(ShardError, match=re.escape(phrase)):
+        parse_shard(value, env)
+
+
+def test_slices_cover_the_class_once_whatever_the_listing_order():
+    folders = [Path("/class") / name for name in ["b", "a", "Zoë", "=x", "c d", "ab", "é", "z", "y", "x"]]
+    folders.append(Path(os.fsdecode(b"/class/\xff")))
+    slices = [Shard(k, 3).select(folders) for k in (1, 2, 3)]
+    shuffled = folders[:]
+    random.Random(7).shuffle(shuffled)
+    assert [Shard(k, 3).select(shuffled) for k in (1, 2, 3)] == slices
+    assert sorted(p for s in slices for p in s) == sorted(folders)
+    assert sorted(len(s) for s in slices) == [3, 4, 4]
+    assert Shard(1, 1).select(folders) == sorted(folders, key=lambda p: os.fsencode(p.name))
+    assert Shard(5, 20).select(folders) == [sorted(folders, key=lambda p: os.fsencode(p.name))[4]]
+
+
+def test_grade_takes_the_shard_from_the_engine(tmp_path):
+    submissions = tmp_path / "class"
+    for name in ("a", "b", "c", "d", "e"):
+        write_learner(submissions, name, {LAYERS: b""})  # no kernel needed
+    env = {**os.environ, "JOB_COMPLETION_INDEX": "1"}
+    result = subprocess.run([PYTHON, "-m", "coursetools", "grade", str(submissions), "--out", str(tmp_path / "k8s"),
+                             "--notebooks", LAYERS, "--no-progress", "--shard", "auto/2"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    info = json.loads((tmp_path / "k8s" / PARTIAL).read_text())
+    assert info["shard"]["index"] == 2 and info["shard"]["count"] == 2
+    assert [bytes.fromhex(entry["folder"]) for entry in info["learners"]] == [b"b", b"d"]
+    env = {**os.environ, "SLURM_ARRAY_TASK_ID": "7"}
+    refused = subprocess.run([PYTHON, "-m", "coursetools", "grade", str(submissions), "--out", str(tmp_path / "x"),
+                              "--notebooks", LAYERS, "--no-progress", "--shard", "auto"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert refused.returncode == 2 and "Slurm job array" in refused.stderr
+    assert not (tmp_path / "x").exists()
