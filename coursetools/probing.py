@@ -16,17 +16,33 @@ import numpy as np
 from coursetools.feedback import Mistake
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TF_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")  # TensorFlow's "{{function_node __wrapped__MatMul_...}}"
+_TF_OP = re.compile(r"\s*\[Op:\w+\]( name:\s*\S*)?\s*$")  # and its " [Op:MatMul] name: " tail
 
 
 def first_line(error: BaseException, limit: int = 200) -> str:
     """``"ValueError: <first line>"``: enough of an error to quote in a feedback card.
 
     Keras wraps some messages in colour codes and an "Exception encountered when
-    calling ..." header; both are dropped.
+    calling ..." header; TensorFlow prefixes its own with a ``{{function_node ...}}``
+    tag and ends them with ``[Op:...]``: all are dropped. A line longer than
+    ``limit`` loses its middle, not its end, because Keras puts what it received
+    last ("... but received input with shape (24, 64)").
     """
     text = _ANSI.sub("", str(error)).strip()
     lines = [line for line in text.splitlines() if line.strip() and "Exception encountered" not in line]
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:limit]
+    line = _TF_OP.sub("", _TF_NODE.sub("", lines[0])).strip() if lines else ""
+    quoted = f"{type(error).__name__}: {line}"
+    if len(quoted) <= limit:
+        return quoted
+    head = max(limit // 2 - 2, 0)
+    tail = limit - head - 3
+    if tail <= 0:
+        return quoted[:limit]
+    start, end = quoted[:head], quoted[len(quoted) - tail:]
+    start = start.rsplit(" ", 1)[0] if " " in start else start  # cut between words
+    end = end.split(" ", 1)[1] if " " in end else end
+    return f"{start} … {end}"
 
 
 def activation_of(layer: Any) -> str:

@@ -153,13 +153,15 @@ def test_2_2_accepts(value):
         (1200, "last layer's bias"),
         (1194, "first layer's bias"),
         (999, "not the model's parameter count"),
-        (1210.0, "not a whole number"),
-        ("1210", "not a whole number"),
-        (True, "not a whole number"),
+        (1210.0, "is the float 1210.0, not an int"),
+        (np.float64(1210.0), "is the float 1210.0, not an int"),
+        (1209.5, "not a whole number"),
+        ("1210", "is text"),
+        (True, "is a bool"),
         (None, "None"),
     ],
     ids=["no-biases", "flatten-width", "first-only", "last-only", "units", "no-last-bias", "no-first-bias", "other",
-         "float", "string", "bool", "none"],
+         "whole-float", "numpy-whole-float", "fraction", "string", "bool", "none"],
 )
 def test_2_2_rejects(value, phrase):
     assert_fails("2.2", phrase, n_params=value)
