@@ -75,3 +75,18 @@ def output_of(model: Any, x: np.ndarray, what: str) -> np.ndarray:
             hint="pass a single tensor as outputs=..., not a list of several",
         )
     return np.asarray(keras.ops.convert_to_numpy(out), dtype="float64")
+
+
+def require_bias(layer: Any, what: str) -> None:
+    """The course's one rule for ``use_bias``: keep Keras's default (a bias) unless an exercise says otherwise.
+
+    Every exercise statement says so, and every check that judges a ``Dense`` layer
+    applies it, so ``use_bias=False`` gets the same message everywhere.
+    """
+    if getattr(layer, "use_bias", True) is False:
+        raise Mistake(
+            f"{what} has no bias.",
+            expected="use_bias=True, Keras's default: the exercises keep Keras's defaults unless they say otherwise",
+            found="use_bias=False",
+            hint="remove use_bias=False",
+        )
