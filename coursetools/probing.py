@@ -90,3 +90,23 @@ def require_bias(layer: Any, what: str) -> None:
             found="use_bias=False",
             hint="remove use_bias=False",
         )
+
+
+def untouched_biases(model: Any) -> bool:
+    """True when the model has biases and every one is still exactly 0, as Keras creates them.
+
+    One step of ``fit`` moves every bias, so all-zero biases mean that ``fit`` never
+    ran on this model; a model that trained but learned little has nonzero biases.
+    (The optimizer's state is not saved with a model, so this is what a check can see.)
+    """
+    biases = [w for layer in _all_layers(model) if getattr(layer, "use_bias", False) and layer.weights
+              for w in [layer.bias]]
+    return bool(biases) and all(not np.any(np.asarray(b)) for b in biases)
+
+
+def _all_layers(model: Any) -> list[Any]:
+    """Every layer of a model, nested models expanded."""
+    out = []
+    for layer in getattr(model, "layers", []):
+        out += _all_layers(layer) if hasattr(layer, "layers") else [layer]
+    return out
