@@ -83,3 +83,32 @@ def given_encoder():
     encoder = keras.Model(pixels, features, name="encoder")
     encoder.set_weights(_fixed_weights(304, [64, 32, 16]))
     return encoder
+
+
+def sensor_layer():
+    """Exercises 1.4 and 1.5: a ``Dense(4, activation="relu")`` layer built for 3 features, fixed weights.
+
+    The weights are round numbers, so a learner can redo any output by hand, and
+    chosen so that ReLU zeroes some outputs of :func:`sensor_readings`.
+    """
+    from keras import layers
+
+    layer = layers.Dense(4, activation="relu", name="sensor_layer")
+    layer.build((None, 3))
+    layer.set_weights(sensor_layer_weights())
+    return layer
+
+
+def sensor_layer_weights() -> list[np.ndarray]:
+    """The kernel (3, 4) and bias (4,) of :func:`sensor_layer`, for checks that redo its arithmetic."""
+    kernel = np.array([[0.5, -1.0, 0.25, 2.0], [1.5, 0.5, -0.75, 0.0], [-0.5, 1.0, 1.0, -1.25]], dtype="float32")
+    bias = np.array([0.1, -0.2, 0.3, 0.0], dtype="float32")
+    return [kernel, bias]
+
+
+def sensor_readings() -> np.ndarray:
+    """Exercises 1.4 and 1.5: five samples of 3 sensor readings, shape (5, 3); row 0 is "one reading"."""
+    return np.array(
+        [[0.8, 1.2, -0.4], [-1.0, 0.3, 0.9], [2.1, -0.6, 0.2], [0.0, 1.5, 1.1], [-0.7, -0.9, 0.4]],
+        dtype="float32",
+    )

@@ -182,10 +182,30 @@ def expect_array(value: object, what: str = "your answer") -> np.ndarray:
 
 
 def expect_int(value: object, what: str = "your answer") -> int:
-    """Require a whole number (a Python or NumPy integer, not a bool)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise Mistake(f"{what} is not a whole number.", expected="an int", found=describe(value))
-    return int(value)
+    """Require a whole number (a Python or NumPy integer, not a bool).
+
+    The message names what was found truthfully: ``1210.0`` *is* a whole number,
+    only of the wrong type, so it is called a float; text is called text.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise Mistake(f"{what} is a bool, not a whole number.", expected="an int", found=describe(value))
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        raise Mistake(
+            f"{what} is the float {float(value)!r}, not an int.",
+            expected="an int (a count has no decimal point)",
+            found=describe(value),
+            hint="wrap the expression in int(...), or use // instead of / where you divide",
+        )
+    if isinstance(value, str):
+        raise Mistake(
+            f"{what} is text, not a whole number.",
+            expected="an int",
+            found=describe(value),
+            hint="remove the quotes: write the number (or the arithmetic) itself",
+        )
+    raise Mistake(f"{what} is not a whole number.", expected="an int", found=describe(value))
 
 
 # --- Shipping evidence to a clean process -----------------------------------------

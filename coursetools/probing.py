@@ -16,17 +16,33 @@ import numpy as np
 from coursetools.feedback import Mistake
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TF_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")  # TensorFlow's "{{function_node __wrapped__MatMul_...}}"
+_TF_OP = re.compile(r"\s*\[Op:\w+\]( name:\s*\S*)?\s*$")  # and its " [Op:MatMul] name: " tail
 
 
 def first_line(error: BaseException, limit: int = 200) -> str:
     """``"ValueError: <first line>"``: enough of an error to quote in a feedback card.
 
     Keras wraps some messages in colour codes and an "Exception encountered when
-    calling ..." header; both are dropped.
+    calling ..." header; TensorFlow prefixes its own with a ``{{function_node ...}}``
+    tag and ends them with ``[Op:...]``: all are dropped. A line longer than
+    ``limit`` loses its middle, not its end, because Keras puts what it received
+    last ("... but received input with shape (24, 64)").
     """
     text = _ANSI.sub("", str(error)).strip()
     lines = [line for line in text.splitlines() if line.strip() and "Exception encountered" not in line]
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:limit]
+    line = _TF_OP.sub("", _TF_NODE.sub("", lines[0])).strip() if lines else ""
+    quoted = f"{type(error).__name__}: {line}"
+    if len(quoted) <= limit:
+        return quoted
+    head = max(limit // 2 - 2, 0)
+    tail = limit - head - 3
+    if tail <= 0:
+        return quoted[:limit]
+    start, end = quoted[:head], quoted[len(quoted) - tail:]
+    start = start.rsplit(" ", 1)[0] if " " in start else start  # cut between words
+    end = end.split(" ", 1)[1] if " " in end else end
+    return f"{start} … {end}"
 
 
 def activation_of(layer: Any) -> str:
@@ -59,3 +75,38 @@ def output_of(model: Any, x: np.ndarray, what: str) -> np.ndarray:
             hint="pass a single tensor as outputs=..., not a list of several",
         )
     return np.asarray(keras.ops.convert_to_numpy(out), dtype="float64")
+
+
+def require_bias(layer: Any, what: str) -> None:
+    """The course's one rule for ``use_bias``: keep Keras's default (a bias) unless an exercise says otherwise.
+
+    Every exercise statement says so, and every check that judges a ``Dense`` layer
+    applies it, so ``use_bias=False`` gets the same message everywhere.
+    """
+    if getattr(layer, "use_bias", True) is False:
+        raise Mistake(
+            f"{what} has no bias.",
+            expected="use_bias=True, Keras's default: the exercises keep Keras's defaults unless they say otherwise",
+            found="use_bias=False",
+            hint="remove use_bias=False",
+        )
+
+
+def untouched_biases(model: Any) -> bool:
+    """True when the model has biases and every one is still exactly 0, as Keras creates them.
+
+    One step of ``fit`` moves every bias, so all-zero biases mean that ``fit`` never
+    ran on this model; a model that trained but learned little has nonzero biases.
+    (The optimizer's state is not saved with a model, so this is what a check can see.)
+    """
+    biases = [w for layer in _all_layers(model) if getattr(layer, "use_bias", False) and layer.weights
+              for w in [layer.bias]]
+    return bool(biases) and all(not np.any(np.asarray(b)) for b in biases)
+
+
+def _all_layers(model: Any) -> list[Any]:
+    """Every layer of a model, nested models expanded."""
+    out = []
+    for layer in getattr(model, "layers", []):
+        out += _all_layers(layer) if hasattr(layer, "layers") else [layer]
+    return out

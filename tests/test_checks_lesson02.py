@@ -153,13 +153,15 @@ def test_2_2_accepts(value):
         (1200, "last layer's bias"),
         (1194, "first layer's bias"),
         (999, "not the model's parameter count"),
-        (1210.0, "not a whole number"),
-        ("1210", "not a whole number"),
-        (True, "not a whole number"),
+        (1210.0, "is the float 1210.0, not an int"),
+        (np.float64(1210.0), "is the float 1210.0, not an int"),
+        (1209.5, "not a whole number"),
+        ("1210", "is text"),
+        (True, "is a bool"),
         (None, "None"),
     ],
     ids=["no-biases", "flatten-width", "first-only", "last-only", "units", "no-last-bias", "no-first-bias", "other",
-         "float", "string", "bool", "none"],
+         "whole-float", "numpy-whole-float", "fraction", "string", "bool", "none"],
 )
 def test_2_2_rejects(value, phrase):
     assert_fails("2.2", phrase, n_params=value)
@@ -276,7 +278,27 @@ def test_2_4_untrained_model_fails_with_its_accuracy():
     accuracy = accuracy_of(model)
     assert accuracy < 0.3
     failure = assert_fails("2.4", f"accuracy {accuracy:.2f}", model=model)
-    assert "did fit(" in field(failure, "hint")
+    assert "fit never ran" in field(failure, "found") + field(failure, "hint")
+    assert "still exactly 0" in failure.message()
+
+
+def badly_trained():
+    """fit really ran (one epoch, a tiny learning rate): the model learned almost nothing."""
+    keras.utils.set_random_seed(3)
+    (x_train, y_train), _ = load_digits_split()
+    model = seq(dense(32, "relu"), dense(10, "softmax"))
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-4), loss="sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)
+    return model
+
+
+def test_2_4_a_model_that_trained_badly_is_not_asked_whether_fit_ran():
+    model = badly_trained()
+    accuracy = accuracy_of(model)
+    assert accuracy < 0.3
+    failure = assert_fails("2.4", f"accuracy {accuracy:.2f}", model=model)
+    assert "fit never ran" not in failure.message() and "did fit" not in failure.message()
+    assert "learned little" in failure.message()
 
 
 def test_2_4_undertrained_model_gets_train_longer():
@@ -305,78 +327,152 @@ def test_2_4_placeholder_says_not_done():
     assert_fails("2.4", "not done yet", model=not_done("2.4"))
 
 
-# --- 2.5 a feature extractor built from classifier.inputs -----------------------------------
+# --- 2.5 choose the loss for each task ------------------------------------------------------
 
-def make_classifier():
-    keras.utils.set_random_seed(2)
-    return keras.Sequential(
-        [keras.Input(shape=(64,)), dense(32, "relu", name="hidden"), dense(10, "softmax", name="probs")],
-        name="classifier",
-    )
-
-
-def reuse_layer_on_new_input(classifier):
-    inputs = keras.Input(shape=(64,))
-    return keras.Model(inputs, classifier.get_layer("hidden")(inputs))
+LOSSES = {
+    "digits": "sparse_categorical_crossentropy",
+    "digits_one_hot": "categorical_crossentropy",
+    "odd": "binary_crossentropy",
+    "price": "mse",
+}
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda c: keras.Model(c.inputs[0], c.get_layer("hidden").output),
-        lambda c: keras.Model(inputs=c.inputs, outputs=c.layers[0].output),
-        lambda c: keras.Model(c.inputs, [c.get_layer("hidden").output]),
-        lambda c: keras.Sequential([keras.Input(shape=(64,)), c.get_layer("hidden")]),
-        reuse_layer_on_new_input,
-    ],
-    ids=["inputs0", "inputs-list", "outputs-list", "sequential-shared-layer", "layer-on-new-input"],
-)
-def test_2_5_accepts(make):
-    classifier = make_classifier()
-    assert_passes("2.5", features=make(classifier), classifier=classifier)
-
-
-def fresh_copy(classifier):
-    keras.utils.set_random_seed(99)
-    return seq(dense(32, "relu"))
+def losses(**changes):
+    return {**LOSSES, **changes}
 
 
 @pytest.mark.parametrize(
-    "make, phrase",
+    "answer",
     [
-        (lambda c: keras.Model(c.inputs, c.outputs), "final output"),
-        (lambda c: c, "final output"),
-        (fresh_copy, "fresh random weights"),
-        (lambda c: keras.Model(c.inputs[0], dense(16)(c.get_layer("hidden").output)), "wrong output shape"),
-        (lambda c: seq(dense(32, "relu"), shape=(8, 8)), "fails on digits of 64 features"),
-        (lambda c: c.get_layer("hidden").output, "wrap it"),
-        (lambda c: c.get_layer("hidden"), "a single layer is not a model"),
-        (lambda c: None, "None"),
-        (lambda c: (lambda: c), "a function"),
-        (lambda c: keras.Model, "the class Model"),
+        LOSSES,
+        losses(price="mean_squared_error"),
+        losses(price="mae"),
+        losses(price="huber"),
+        losses(price="MeanSquaredError"),
+        losses(digits="SparseCategoricalCrossentropy", digits_one_hot="CategoricalCrossentropy", odd="BinaryCrossentropy"),
+        losses(odd="bce"),
+        dict(reversed(list(LOSSES.items()))),
     ],
-    ids=["outputs", "classifier-itself", "fresh-weights", "extra-layer", "wrong-input", "symbolic", "layer", "none",
-         "function", "class"],
+    ids=["short-names", "mse-long", "mae", "huber", "class-name", "class-names", "bce-alias", "other-key-order"],
 )
-def test_2_5_rejects(make, phrase):
-    classifier = make_classifier()
-    assert_fails("2.5", phrase, features=make(classifier), classifier=classifier)
+def test_2_5_accepts(answer):
+    assert_passes("2.5", losses=answer)
+
+
+@pytest.mark.parametrize(
+    "answer, phrase",
+    [
+        (losses(digits="categorical_crossentropy"), "one-hot"),
+        (losses(digits="mse"), "classes, not quantities"),
+        (losses(digits="binary_crossentropy"), "one yes/no output"),
+        (losses(digits_one_hot="sparse_categorical_crossentropy"), "integer labels"),
+        (losses(odd="sparse_categorical_crossentropy"), "one sigmoid output"),
+        (losses(odd="categorical_crossentropy"), "one sigmoid output"),
+        (losses(price="categorical_crossentropy"), "a quantity, not a class"),
+        (losses(price="binary_crossentropy"), "a quantity, not a class"),
+        (losses(price="accuracy"), "no loss called 'accuracy'"),
+        (losses(digits="sparse_crossentropy"), "no loss called 'sparse_crossentropy'"),
+        (losses(price=keras.losses.MeanSquaredError()), "as a string"),
+        (losses(price=keras.losses.mean_squared_error), "as a string"),
+        ({k: v for k, v in LOSSES.items() if k != "odd"}, "'odd' is missing"),
+        (losses(extra="mse"), "unexpected key 'extra'"),
+        (list(LOSSES.values()), "a dict"),
+        ("sparse_categorical_crossentropy", "a dict"),
+        (None, "None"),
+    ],
+    ids=["cce-for-integers", "mse-for-classes", "bce-for-ten-classes", "sparse-for-one-hot", "sparse-for-yes-no",
+         "cce-for-yes-no", "cce-for-price", "bce-for-price", "metric-name", "unknown", "loss-object", "loss-function",
+         "missing-key", "extra-key", "list", "string", "none"],
+)
+def test_2_5_rejects(answer, phrase):
+    assert_fails("2.5", phrase, losses=answer)
+
+
+def test_2_5_the_wrong_pairing_the_lesson_shows_really_fails_in_keras():
+    """The message for categorical_crossentropy on integer labels quotes what Keras says: check it is so."""
+    model = seq(dense(10, "softmax"))
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    with pytest.raises(ValueError, match="must have the same rank"):
+        model.fit(np.zeros((4, 64), "float32"), np.arange(4), verbose=0)
+    assert_fails("2.5", "must have the same rank", losses=losses(digits="categorical_crossentropy"))
 
 
 def test_2_5_placeholder_says_not_done():
-    assert_fails("2.5", "not done yet", features=not_done("2.5"), classifier=make_classifier())
+    assert_fails("2.5", "not done yet", losses=not_done("2.5"))
+
+
+# --- 2.6 which networks can be a Sequential model? -------------------------------------------
+
+CAN = {"a": True, "b": False, "c": False, "d": False, "e": True, "f": True}
+
+
+def can(**changes):
+    return {**CAN, **changes}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [CAN, {k: np.bool_(v) for k, v in CAN.items()}, dict(sorted(CAN.items(), reverse=True))],
+    ids=["bools", "numpy-bools", "other-order"],
+)
+def test_2_6_accepts(answer):
+    assert_passes("2.6", sequential_can=answer)
+
+
+@pytest.mark.parametrize(
+    "answer, phrase",
+    [
+        (can(a=False), "a: a straight chain"),
+        (can(b=True), "b: two inputs"),
+        (can(c=True), "c: two outputs"),
+        (can(d=True), "d: the input of a layer is added back"),
+        (can(e=False), "e: a model is a layer"),
+        (can(f=False), "f: depth"),
+        (can(b=True, c=True), "2 of 6 answers are wrong"),
+        ({k: not v for k, v in CAN.items()}, "6 of 6 answers are wrong"),
+        (can(a="yes"), "True or False"),
+        (can(a=1), "True or False"),
+        ({k: v for k, v in CAN.items() if k != "f"}, "'f' is missing"),
+        (["a", "e", "f"], "a dict"),
+        (None, "None"),
+    ],
+    ids=["a", "b", "c", "d", "e", "f", "two-wrong", "all-wrong", "yes-string", "one-int", "missing", "list", "none"],
+)
+def test_2_6_rejects(answer, phrase):
+    assert_fails("2.6", phrase, sequential_can=answer)
+
+
+def test_2_6_placeholder_says_not_done():
+    assert_fails("2.6", "not done yet", sequential_can=not_done("2.6"))
+
+
+# --- no check of lessons 1-3 judges a value the learner could swap for their own reference -------
+
+
+def test_checks_take_only_the_learner_s_answers_as_evidence():
+    """A given model handed in as evidence lets a learner pass their own reference (issue: old 2.5)."""
+    from coursetools.registry import all_exercises
+
+    given_names = {"given", "encoder", "reference", "kernel", "bias", "x", "features_of"}
+    answers = {"1.1": ("layer",), "1.2": ("y_by_hand",), "1.3": ("layer",), "1.4": ("batch", "one_output"),
+               "1.5": ("values", "symbolic_shape"), "2.1": ("model",), "2.2": ("n_params",), "2.3": ("model",),
+               "2.4": ("model",), "2.5": ("losses",), "2.6": ("sequential_can",)}
+    exercises = all_exercises()
+    for exercise_id, names in answers.items():
+        assert exercises[exercise_id].evidence == names, exercise_id
+    for exercise_id, ex in exercises.items():
+        if exercise_id[0] in "123":
+            assert not set(ex.evidence) & given_names, (exercise_id, ex.evidence)
 
 
 # --- the grading path: the same verdicts after export and safe-mode loading ------------------
 
 def test_lesson2_verdicts_survive_export(tmp_path, fitted):
-    classifier = make_classifier()
     good = {
         "2.1": {"model": seq(dense(48, "relu"), dense(24, "relu"), dense(10, "softmax"))},
         "2.2": {"n_params": 1210},
         "2.3": {"model": seq(layers.Flatten(), dense(32, "relu"), dense(10, "softmax"), shape=(8, 8))},
         "2.4": {"model": fitted},
-        "2.5": {"features": keras.Model(classifier.inputs, classifier.get_layer("hidden").output), "classifier": classifier},
     }
     for exercise_id, evidence in good.items():
         assert_passes(exercise_id, **round_trip(tmp_path / exercise_id, **evidence))
@@ -389,8 +485,6 @@ def test_lesson2_verdicts_survive_export(tmp_path, fitted):
         ("2.2", "biases are missing", {"n_params": 1184}),
         ("2.3", "per pixel row", {"model": broken()}),
         ("2.4", f"accuracy {accuracy_of(untrained):.2f}", {"model": untrained}),
-        ("2.5", "fresh random weights", {"features": fresh_copy(classifier), "classifier": classifier}),
-        ("2.5", "symbolic", {"features": classifier.get_layer("hidden").output, "classifier": classifier}),
         ("2.1", "a function", {"model": lambda: 0}),
         ("2.3", "not done yet", {"model": not_done("2.3")}),
     ]

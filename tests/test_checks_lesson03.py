@@ -213,6 +213,36 @@ def test_3_2_accepts(make):
     assert_passes("3.2", feature_model=make())
 
 
+def _hidden_unit_changed(unit=19):
+    """given's weights, with one hidden_1 unit rewired: the uniform probe never activates it; real digits do."""
+    given = given_sequential()
+    weights = given.get_weights()
+    weights[0][:, unit] *= 0.5  # negative on noise stays negative (ReLU hides it); on digits it shows
+    weights[1][unit] *= 0.5
+    model = mlp([32, 16], ["relu", "relu"])
+    model.set_weights(weights[:4])
+    return model
+
+
+def test_3_2_the_changed_unit_is_invisible_to_uniform_noise():
+    """The premise of the wrong-branch test: on uniform noise the two models agree, on digits they do not."""
+    from coursetools.data import load_digits_split
+
+    probe = np.random.default_rng(3).uniform(0.0, 1.0, size=(24, 64)).astype("float32")
+    digits = load_digits_split()[1][0]
+    right = (lambda g: keras.Model(g.inputs[0], g.get_layer("hidden_2").output))(given_sequential())
+    wrong = _hidden_unit_changed()
+    assert np.allclose(right(probe), wrong(probe), atol=1e-5)
+    assert not np.allclose(right(digits), wrong(digits), atol=1e-5)
+
+
+def _copied_without_relu():
+    given = given_sequential()
+    model = mlp([32, 16], ["relu", None])
+    model.set_weights(given.get_weights()[:4])
+    return model
+
+
 def _identity():
     inputs = keras.Input(shape=(64,))
     return keras.Model(inputs, layers.Identity()(inputs))
@@ -225,6 +255,8 @@ def _identity():
         (given_sequential, "`scores`, the whole classifier"),
         (_identity, "the input itself"),
         (lambda: mlp([32, 16], ["relu", "relu"]), "not those of `given`"),
+        (_hidden_unit_changed, "not those of `given`"),
+        (_copied_without_relu, "the weights of `given` but"),
         (lambda: (lambda g: keras.Model(g.inputs, [g.get_layer("hidden_2").output, g.outputs[0]]))(given_sequential()), "2 outputs"),
         (lambda: given_sequential().get_layer("hidden_2").output, "symbolic KerasTensor"),
         (lambda: given_sequential().get_layer("hidden_2"), "a single layer is not a model"),
@@ -232,50 +264,124 @@ def _identity():
         (lambda: None, "None"),
         (lambda: given_sequential, "a function"),
     ],
-    ids=["hidden-1", "whole-model", "identity", "new-layers", "two-outputs", "keras-tensor", "layer", "wrong-input", "none", "function"],
+    ids=["hidden-1", "whole-model", "identity", "new-layers", "wrong-branch", "copied-without-relu", "two-outputs", "keras-tensor", "layer", "wrong-input", "none", "function"],
 )
 def test_3_2_rejects(make, phrase):
     assert_fails("3.2", phrase, feature_model=make())
+
+
+def test_3_2_copied_weights_without_relu_are_not_called_new_random_weights():
+    failure = assert_fails("3.2", "activation", feature_model=_copied_without_relu())
+    assert "random" not in failure.message() and "new, untrained" not in failure.message()
 
 
 def test_3_2_placeholder_says_not_done():
     assert_fails("3.2", "not done yet", feature_model=not_done("3.2"))
 
 
-# --- 3.3 nest a frozen model ---------------------------------------------------------------
+# --- 3.3 nest the frozen encoder, compile, train the head: the encoder must not move -----------
+
+from coursetools.data import load_digits_split  # noqa: E402
 
 
-def _functional_head(encoder, head=("softmax",), *, freeze=True, training=None):
+def _digits():
+    (x_train, y_train), (x_test, y_test) = load_digits_split()
+    return x_train, y_train, x_test, y_test
+
+
+def _head_by_least_squares(model, encoder, head):
+    """Give ``head`` (a Dense(10) on the encoder's 16 features) trained weights in closed form: instant, deterministic."""
+    x_train, y_train, _, _ = _digits()
+    features = keras.ops.convert_to_numpy(encoder(x_train))
+    design = np.hstack([features, np.ones((len(features), 1), "float32")])
+    solution = np.linalg.lstsq(design, np.eye(10)[y_train], rcond=None)[0].astype("float32")
+    head.set_weights([solution[:-1], solution[-1]])
+    return model
+
+
+def _functional_head(encoder, head=("softmax",), *, freeze=True, training=None, trained=True, use_bias=True):
     if freeze:
         encoder.trainable = False
     pixels = keras.Input(shape=(64,))
     x = encoder(pixels) if training is None else encoder(pixels, training=training)
+    dense = []
     for i, act in enumerate(head):
         last = i == len(head) - 1
-        x = layers.Dense(10 if last else 32, activation=act)(x)
-    return keras.Model(pixels, x)
+        dense.append(layers.Dense(10 if last else 16, activation=act, use_bias=use_bias))
+        x = dense[-1](x)
+    model = keras.Model(pixels, x)
+    if trained and len(dense) == 2:  # a deeper head: pass the 16 features through, then the closed-form layer
+        dense[0].set_weights([np.eye(16, dtype="float32"), np.zeros(16, "float32")])
+    if trained and use_bias:
+        _head_by_least_squares(model, encoder, dense[-1])
+    return model
+
+
+def _trained(model, epochs=20, learning_rate=0.01):
+    x_train, y_train, _, _ = _digits()
+    keras.utils.set_random_seed(0)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def solution_recipe():
+    """The statement's recipe, really run: freeze, build, compile, fit."""
+    return _trained(_functional_head(given_encoder(), trained=False))
+
+
+@pytest.fixture(scope="module")
+def frozen_too_late():
+    """The trap: trained once with the encoder trainable, frozen, trained again without compiling."""
+    encoder = given_encoder()
+    model = _trained(_functional_head(encoder, freeze=False, trained=False), epochs=2)
+    encoder.trainable = False
+    x_train, y_train, _, _ = _digits()
+    model.fit(x_train, y_train, epochs=2, batch_size=64, verbose=0)
+    assert encoder.trainable is False and not encoder.trainable_weights
+    return model
+
+
+@pytest.fixture(scope="module")
+def never_frozen():
+    return _trained(_functional_head(given_encoder(), freeze=False, trained=False), epochs=2)
+
+
+def test_3_3_accepts_the_statement_s_recipe(solution_recipe):
+    line = assert_passes("3.3", classifier=solution_recipe)
+    assert "unchanged" in line
+
+
+def test_3_3_the_trap_really_changes_a_frozen_encoder(frozen_too_late):
+    """Keras 3.15: after a first fit, setting trainable=False is ignored until the next compile."""
+    inner = [layer for layer in frozen_too_late.layers if isinstance(layer, keras.Model)][0]
+    assert not all(np.array_equal(a, b) for a, b in zip(inner.get_weights(), given_encoder().get_weights()))
 
 
 def _frozen_layer_by_layer():
     encoder = given_encoder()
     for layer in encoder.layers:
         layer.trainable = False
+    head = layers.Dense(10, activation="softmax")
     pixels = keras.Input(shape=(64,))
-    return keras.Model(pixels, layers.Dense(10, activation="softmax")(encoder(pixels)))
+    return _head_by_least_squares(keras.Model(pixels, head(encoder(pixels))), encoder, head)
 
 
 def _sequential_nesting():
     encoder = given_encoder()
     encoder.trainable = False
-    return keras.Sequential([keras.Input(shape=(64,)), encoder, layers.Dense(10, activation="softmax")])
+    head = layers.Dense(10, activation="softmax")
+    return _head_by_least_squares(keras.Sequential([keras.Input(shape=(64,)), encoder, head]), encoder, head)
 
 
 def _softmax_layer():
     encoder = given_encoder()
     encoder.trainable = False
-    pixels = keras.Input(shape=(64,))
-    scores = layers.Dense(10)(encoder(pixels))
-    return keras.Model(pixels, layers.Softmax()(scores))
+    head = layers.Dense(10)
+    pixels = keras.layers.Input(shape=(64,))
+    model = keras.Model(pixels, layers.Softmax()(head(encoder(pixels))))
+    return _head_by_least_squares(model, encoder, head)
 
 
 @pytest.mark.parametrize(
@@ -306,6 +412,7 @@ def _layers_one_by_one():
 
 
 def _new_encoder():
+    keras.utils.set_random_seed(5)
     pixels = keras.Input(shape=(64,))
     h = layers.Dense(16, activation="relu")(layers.Dense(32, activation="relu")(pixels))
     return _functional_head(keras.Model(pixels, h, name="my_encoder"))
@@ -323,13 +430,40 @@ def _frozen_encoder():
     return encoder
 
 
+def _nested_without_head():
+    encoder = given_encoder()
+    encoder.trainable = False
+    pixels = keras.Input(shape=(64,))
+    return keras.Model(pixels, encoder(pixels))
+
+
+def _learned_little():
+    model = _functional_head(given_encoder(), trained=False)
+    head = model.layers[-1]
+    rng = np.random.default_rng(0)
+    head.set_weights([rng.normal(0, 0.01, (16, 10)).astype("float32"), np.full(10, 0.01, "float32")])
+    return model
+
+
+def _wrong_number_of_classes():
+    encoder = given_encoder()
+    encoder.trainable = False
+    pixels = keras.Input(shape=(64,))
+    return keras.Model(pixels, layers.Dense(1, activation="sigmoid")(encoder(pixels)))
+
+
 @pytest.mark.parametrize(
     "make, phrase",
     [
         (lambda: _functional_head(given_encoder(), freeze=False), "still trainable"),
-        (_all_frozen, "nothing in `classifier` can be trained"),
+        (lambda: _functional_head(given_encoder(), trained=False), "never trained"),
+        (_learned_little, "learned little"),
+        (_all_frozen, "the new head is frozen too"),
+        (_nested_without_head, "no new head"),
         (lambda: _functional_head(given_encoder(), head=(None,)), "does not output probabilities"),
         (lambda: _functional_head(given_encoder(), head=("sigmoid",)), "does not output probabilities"),
+        (lambda: _functional_head(given_encoder(), use_bias=False), "no bias"),
+        (_wrong_number_of_classes, "wrong number of outputs per sample"),
         (_layers_one_by_one, "called one by one"),
         (_new_encoder, "not the given encoder"),
         (_frozen_encoder, "the encoder itself"),
@@ -339,18 +473,36 @@ def _frozen_encoder():
         (lambda: None, "None"),
         (lambda: _functional_head, "a function"),
     ],
-    ids=["not-frozen", "all-frozen", "no-softmax", "sigmoid", "layers-not-model", "new-encoder", "encoder-only", "no-encoder", "keras-tensor", "layer", "none", "function"],
+    ids=["not-frozen", "untrained-head", "learned-little", "all-frozen", "no-head", "no-softmax", "sigmoid",
+         "no-bias", "one-output", "layers-not-model", "new-encoder", "encoder-only", "no-encoder", "keras-tensor",
+         "layer", "none", "function"],
 )
 def test_3_3_rejects(make, phrase):
     assert_fails("3.3", phrase, classifier=make())
 
 
-def test_3_3_wrong_number_of_classes():
-    encoder = given_encoder()
-    encoder.trainable = False
-    pixels = keras.Input(shape=(64,))
-    model = keras.Model(pixels, layers.Dense(1, activation="sigmoid")(encoder(pixels)))
-    assert_fails("3.3", "wrong number of outputs per sample", classifier=model)
+def test_3_3_rejects_an_encoder_frozen_too_late(frozen_too_late):
+    failure = assert_fails("3.3", "frozen now, but its weights changed", classifier=frozen_too_late)
+    assert "then compile" in failure.message()
+
+
+def test_3_3_rejects_an_encoder_never_frozen(never_frozen):
+    assert_fails("3.3", "not frozen, so fit changed its weights", classifier=never_frozen)
+
+
+def test_3_3_no_head_is_not_called_a_frozen_classifier():
+    failure = assert_fails("3.3", "no new head", classifier=_nested_without_head())
+    assert "whole classifier is frozen" not in failure.message()
+
+
+def test_3_3_the_reference_is_rebuilt_never_taken_from_the_answer():
+    """Handing in a changed encoder with 'matching' numbers cannot help: the check rebuilds given_encoder()."""
+    import inspect
+
+    from coursetools.checks import lesson03
+
+    assert tuple(inspect.signature(lesson03.nest_encoder).parameters) == ("classifier",)
+    assert "given_encoder()" in inspect.getsource(lesson03.nest_encoder)
 
 
 def test_3_3_placeholder_says_not_done():
@@ -382,6 +534,31 @@ def _second_input_kept():
     return keras.Model(other, layers.Dense(3)(hidden))
 
 
+def _hidden_concatenated_then_cropped():
+    """Keeps Dense(8) 'connected' but crops its values away again: the scores still see only the readings."""
+    inputs = keras.Input(shape=(20,), name="readings")
+    hidden = layers.Dense(8, activation="relu", name="hidden")(inputs)
+    both = layers.Concatenate()([inputs, hidden])
+    cropped = layers.Reshape((20,))(layers.Cropping1D((0, 8))(layers.Reshape((28, 1))(both)))
+    return keras.Model(inputs, layers.Dense(3, name="scores")(cropped))
+
+
+def _scores_on_eight_readings():
+    """The scores layer gets 8 values, as it should, but they are 8 of the readings: the hidden values are cropped away."""
+    inputs = keras.Input(shape=(20,), name="readings")
+    hidden = layers.Dense(8, activation="relu", name="hidden")(inputs)
+    eight = layers.Reshape((8,))(layers.Cropping1D((0, 12))(layers.Reshape((20, 1))(inputs)))
+    both = layers.Concatenate()([eight, hidden])
+    kept = layers.Reshape((8,))(layers.Cropping1D((0, 8))(layers.Reshape((16, 1))(both)))
+    return keras.Model(inputs, layers.Dense(3, name="scores")(kept))
+
+
+def _separate_relu():
+    inputs = keras.Input(shape=(20,))
+    hidden = layers.ReLU()(layers.Dense(8)(inputs))
+    return keras.Model(inputs, layers.Dense(3)(hidden))
+
+
 def _both_inputs():
     inputs = keras.Input(shape=(20,))
     other = keras.Input(shape=(20,))
@@ -396,8 +573,9 @@ def _both_inputs():
         lambda: sensor(input_fn=keras.layers.Input),
         _second_input_kept,
         lambda: (lambda i: keras.Model(i, [layers.Dense(3)(layers.Dense(8, activation="relu")(i))]))(keras.Input(shape=(20,))),
+        _separate_relu,
     ],
-    ids=["solution", "layers-Input", "kept-the-other-input", "list-output"],
+    ids=["solution", "layers-Input", "kept-the-other-input", "list-output", "separate-relu"],
 )
 def test_3_4_accepts(make):
     assert_passes("3.4", sensor_model=make())
@@ -407,6 +585,9 @@ def test_3_4_accepts(make):
     "make, phrase",
     [
         (lambda: sensor(skip_hidden=True), "hidden layer is not part"),
+        (_hidden_concatenated_then_cropped, "receives 20 values per sample"),
+        (_scores_on_eight_readings, "do not come from the hidden layer"),
+        (lambda: sensor(out_act="softmax"), "changed the activations"),
         (_both_inputs, "2 inputs"),
         (lambda: sensor(hidden_act=None), "changed the activations"),
         (lambda: sensor(out_act="relu"), "changed the activations"),
@@ -419,7 +600,7 @@ def test_3_4_accepts(make):
         (lambda: None, "None"),
         (lambda: sensor, "a function"),
     ],
-    ids=["hidden-dropped", "both-inputs", "no-relu", "relu-on-scores", "units", "width", "sequential", "subclassed", "keras-tensor", "layer", "none", "function"],
+    ids=["hidden-dropped", "concatenated-then-cropped", "eight-readings", "softmax-on-scores", "both-inputs", "no-relu", "relu-on-scores", "units", "width", "sequential", "subclassed", "keras-tensor", "layer", "none", "function"],
 )
 def test_3_4_rejects(make, phrase):
     assert_fails("3.4", phrase, sensor_model=make())
@@ -429,37 +610,63 @@ def test_3_4_placeholder_says_not_done():
     assert_fails("3.4", "not done yet", sensor_model=not_done("3.4"))
 
 
-# --- the same verdicts after a trip through the grader's files --------------------------------
+# --- 3.5 predict, then run: shapes and layers of a small graph -------------------------------
+
+PREDICTED = {"rows": (None, 8, 4), "flat": (None, 32), "scores": (None, 10), "n_layers": 4}
+
+
+def predicted(**changes):
+    return {**PREDICTED, **changes}
+
+
+def test_3_5_the_answers_are_what_keras_says():
+    images = keras.Input(shape=(8, 8))
+    rows = layers.Dense(4, activation="relu")(images)
+    flat = layers.Flatten()(rows)
+    scores = layers.Dense(10, activation="softmax")(flat)
+    model = keras.Model(images, scores)
+    ran = {"rows": rows.shape, "flat": flat.shape, "scores": scores.shape, "n_layers": len(model.layers)}
+    assert ran == PREDICTED
+    assert_passes("3.5", predicted=ran)
 
 
 @pytest.mark.parametrize(
-    "exercise_id, name, make, phrase",
+    "answer",
     [
-        ("3.1", "rebuilt", lambda: copied(mlp(SOLUTION_UNITS, SOLUTION_ACTS), given_sequential()), None),
-        ("3.1", "rebuilt", _from_given_graph, None),
-        ("3.1", "rebuilt", lambda: mlp(SOLUTION_UNITS, SOLUTION_ACTS), "not the weights"),
-        ("3.1", "rebuilt", given_sequential, "Sequential model"),
-        ("3.1", "rebuilt", _wraps_given, "wraps a whole model"),
-        ("3.1", "rebuilt", lambda: copied(mlp(SOLUTION_UNITS, ["relu", "relu", None]), given_sequential()), "activations"),
-        ("3.2", "feature_model", lambda: (lambda g: keras.Model(g.inputs, g.get_layer("hidden_2").output))(given_sequential()), None),
-        ("3.2", "feature_model", lambda: keras.Sequential(given_sequential().layers[:2]), None),
-        ("3.2", "feature_model", lambda: mlp([32, 16], ["relu", "relu"]), "not those of `given`"),
-        ("3.3", "classifier", lambda: _functional_head(given_encoder()), None),
-        ("3.3", "classifier", _sequential_nesting, None),
-        ("3.3", "classifier", lambda: _functional_head(given_encoder(), freeze=False), "still trainable"),
-        ("3.3", "classifier", _all_frozen, "nothing in `classifier` can be trained"),
-        ("3.3", "classifier", _layers_one_by_one, "called one by one"),
-        ("3.4", "sensor_model", sensor, None),
-        ("3.4", "sensor_model", lambda: sensor(skip_hidden=True), "hidden layer is not part"),
-        ("3.4", "sensor_model", _both_inputs, "2 inputs"),
-        ("3.4", "sensor_model", lambda: layers.Dense(3), "not a Keras model"),
-        ("3.4", "sensor_model", lambda: not_done("3.4"), "not done yet"),
+        PREDICTED,
+        predicted(rows=[None, 8, 4], flat=[None, 32], scores=[None, 10]),
+        predicted(n_layers=np.int64(4)),
+        predicted(rows=(None, np.int64(8), 4)),
     ],
+    ids=["tuples", "lists", "numpy-int", "numpy-int-in-shape"],
 )
-def test_verdicts_survive_export(tmp_path, exercise_id, name, make, phrase):
-    value = make()
-    for evidence in ({name: value}, round_trip(tmp_path, **{name: value})):
-        if phrase is None:
-            assert_passes(exercise_id, **evidence)
-        else:
-            assert_fails(exercise_id, phrase, **evidence)
+def test_3_5_accepts(answer):
+    assert_passes("3.5", predicted=answer)
+
+
+@pytest.mark.parametrize(
+    "answer, phrase",
+    [
+        (predicted(rows=(None, 4)), "last axis only"),
+        (predicted(rows=(8, 4)), "batch axis"),
+        (predicted(rows=(None, 8, 8, 4)), "`rows`"),
+        (predicted(flat=(None, 64)), "8 × 4"),
+        (predicted(flat=(None, 4)), "`flat`"),
+        (predicted(scores=(None, 8, 10)), "`scores`"),
+        (predicted(n_layers=3), "InputLayer"),
+        (predicted(n_layers=5), "`n_layers`"),
+        (predicted(n_layers=4.0), "float"),
+        (predicted(rows="(None, 8, 4)"), "a tuple"),
+        ({k: v for k, v in PREDICTED.items() if k != "flat"}, "'flat' is missing"),
+        ([(None, 8, 4), (None, 32), (None, 10), 4], "a dict"),
+        (None, "None"),
+    ],
+    ids=["rows-flattened", "rows-no-batch", "rows-extra-axis", "flat-of-pixels", "flat-other", "scores",
+         "no-input-layer", "layers-other", "layers-float", "string-shape", "missing-key", "list", "none"],
+)
+def test_3_5_rejects(answer, phrase):
+    assert_fails("3.5", phrase, predicted=answer)
+
+
+def test_3_5_placeholder_says_not_done():
+    assert_fails("3.5", "not done yet", predicted=not_done("3.5"))

@@ -138,3 +138,38 @@ def test_manifest_refuses_a_tree_deeper_than_the_exporter_writes():
         entry = {"kind": "tree", "type": "list", "items": [entry]}
     with pytest.raises(manifest.ManifestError):
         manifest.validate_entry("deep", entry)
+
+
+# --- expect_int names what it found, truthfully -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, problem, hint",
+    [
+        (1210.0, "is the float 1210.0, not an int", "int("),
+        (np.float64(1210.0), "is the float 1210.0, not an int", "int("),
+        (1209.5, "is not a whole number", None),
+        ("1210", "is text, not a whole number", "quotes"),
+        (True, "is a bool, not a whole number", None),
+        (None, "is not a whole number", None),
+    ],
+    ids=["whole-float", "numpy-whole-float", "fraction", "string", "bool", "none"],
+)
+def test_expect_int_says_what_is_wrong(value, problem, hint):
+    from coursetools.evidence import expect_int
+    from coursetools.feedback import Mistake
+
+    with pytest.raises(Mistake) as caught:
+        expect_int(as_graded({"v": value})["v"], "`n`")
+    assert caught.value.problem == f"`n` {problem}."
+    if hint is not None:
+        assert hint in caught.value.hint
+    if value == 1210.0:
+        assert "not a whole number" not in caught.value.problem  # 1210.0 is one; the check wants an int
+
+
+def test_expect_int_accepts_python_and_numpy_integers():
+    from coursetools.evidence import expect_int
+
+    for value in (1210, np.int64(1210), np.int32(1210), np.prod([10, 121])):
+        assert expect_int(as_graded({"v": value})["v"]) == 1210

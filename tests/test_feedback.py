@@ -46,3 +46,41 @@ def test_using_a_placeholder_names_the_exercise():
 def test_wrong_evidence_names_are_a_course_bug_not_a_learner_mistake():
     with pytest.raises(TypeError, match="takes evidence"):
         run_check("1.1", model=None)
+
+
+# --- quoting an error: the useful part survives ------------------------------------------------
+
+
+def _raised(make):
+    try:
+        make()
+    except Exception as error:  # noqa: BLE001 - we quote whatever Keras or TensorFlow raised
+        return error
+    raise AssertionError("nothing was raised")
+
+
+def test_first_line_keeps_the_end_of_a_long_keras_message():
+    import keras
+    import numpy as np
+    from coursetools.probing import first_line
+
+    model = keras.Sequential([keras.Input(shape=(32,)), keras.layers.Dense(3)])
+    quoted = first_line(_raised(lambda: model(np.zeros((24, 64), "float32"))), limit=170)
+    assert len(quoted) <= 170
+    assert quoted.startswith("ValueError: ")
+    assert "value 32" in quoted and "(24, 64)" in quoted  # what it wanted, and what it got
+
+
+def test_first_line_drops_tensorflow_s_function_node_prefix():
+    import tensorflow as tf
+    from coursetools.probing import first_line
+
+    quoted = first_line(_raised(lambda: tf.matmul(tf.zeros((5, 64)), tf.zeros((32, 3)))))
+    assert "function_node" not in quoted and "device:CPU" not in quoted
+    assert "Matrix size-incompatible: In[0]: [5,64], In[1]: [32,3]" in quoted
+
+
+def test_first_line_of_a_short_message_is_unchanged():
+    from coursetools.probing import first_line
+
+    assert first_line(ValueError("Cannot convert '2' to a shape.")) == "ValueError: Cannot convert '2' to a shape."

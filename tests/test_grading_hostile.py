@@ -21,6 +21,7 @@ import pytest
 
 from fixtures.grading.classroom import (
     LAYERS,
+    LAYERS_EXERCISES,
     add_cell_after,
     assert_clear_rows,
     by_learner,
@@ -34,7 +35,7 @@ from fixtures.grading.classroom import (
     write_learner,
 )
 
-ALL = ("1.1", "1.2", "1.3", "1.4")
+ALL = LAYERS_EXERCISES
 DEEP_FOLDERS = 1200  # deeper than Python's recursion limit (1000)
 RIGHT_1_1 = 'hidden = layers.Dense(16, activation="relu")'
 FAKE_HEADING = "### ✅ 1.2 Compute a Dense layer by hand: passed (1 / 1)"
@@ -83,7 +84,7 @@ CASES = {
     # the kernel pre-creates the folders the grader moves evidence into
     "precreates-evidence-folders": (
         solved_with("1.1", WORK, """
-            for _ex in ("1.1", "1.2", "1.3", "1.4"):
+            for _ex in ("1.1", "1.2", "1.3", "1.4", "1.5"):
                 (_work / "collected" / _run.name / _ex / "planted").mkdir(parents=True, exist_ok=True)
             """, RIGHT_1_1),
         {},
@@ -99,7 +100,7 @@ CASES = {
     # the learner's code deletes its own scratch folder (working folder, HOME, TMPDIR)
     "deletes-own-scratch": (
         solved_with("1.1", WORK, "shutil.rmtree(_run)", RIGHT_1_1),
-        {e: ("error", "could not be saved for the grader") for e in ("1.1", "1.3", "1.4")},
+        {e: ("error", "could not be saved for the grader") for e in ("1.1", "1.3")},
     ),
     # newlines and code fences in a quoted message try to write a passing heading
     "injects-markdown": (
@@ -178,7 +179,7 @@ def test_the_class_was_graded(graded):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = rows_of(report)
     learners = len(CASES) + len(CLASHING_NAMES) + 1  # + the fifo
-    assert len(rows) == 4 * learners
+    assert len(rows) == len(ALL) * learners
     assert len({row["learner"] for row in rows}) == learners
     assert len(list((report / "feedback").iterdir())) == learners
     log = (report / "grading.log").read_text(encoding="utf-8")
@@ -220,7 +221,7 @@ def test_different_folders_never_share_a_name(graded):
 
 
 def markdown_tree(text):
-    mistune = pytest.importorskip("mistune")  # nbconvert's Markdown parser, installed with JupyterLab
+    import mistune  # nbconvert's Markdown parser, installed with JupyterLab (pinned through it)
     return mistune.create_markdown(renderer=None)(text)
 
 
@@ -242,8 +243,8 @@ def test_quoted_text_cannot_write_headings_into_feedback(graded):
         nodes = list(walk(markdown_tree(text)))
         headings = [(node["attrs"]["level"], plain(node)) for node in nodes if node["type"] == "heading"]
         assert headings[0][0] == 1 and plain_heading_is_ours(headings[0][1], 1), (path.name, headings)
-        assert [level for level, _ in headings[1:]] == [2] + [3] * 4, (path.name, headings)
-        assert sum("passed" in title for _, title in headings) <= 4
+        assert [level for level, _ in headings[1:]] == [2] + [3] * len(ALL), (path.name, headings)
+        assert sum("passed" in title for _, title in headings) <= len(ALL)
         assert not [node for node in nodes if node["type"] in ("inline_html", "block_html")], path.name
         checked += 1
         if path.name.startswith("injects-markdown"):

@@ -20,7 +20,7 @@ from coursetools.grading.submission import (
     ADDED, ANSWER, CHECK, ERROR, MISSING, SETUP, SubmissionError, parse_notebook, rebuild,
 )
 from fixtures.grading.classroom import (
-    LAYERS, ROOT, add_cell_after, cell_index, duplicate_cell, load, set_check,
+    LAYERS, LAYERS_EXERCISES, ROOT, add_cell_after, cell_index, duplicate_cell, load, set_check,
 )
 
 
@@ -81,16 +81,17 @@ def test_a_bom_and_list_sources_are_fine(pristine):
     for cell in nb["cells"]:
         cell["source"] = cell["source"].splitlines(keepends=True) if isinstance(cell["source"], str) else cell["source"]
     plan = rebuild(pristine, parse_notebook(b"\xef\xbb\xbf" + json.dumps(nb).encode()))
-    assert not plan.problems and len(sources(plan, ANSWER)) == 4
+    assert not plan.problems and len(sources(plan, ANSWER)) == len(LAYERS_EXERCISES)
 
 
 # --- rebuilding from the pristine notebook --------------------------------------------
 
 def test_solved_notebook_keeps_answers_and_pristine_checks(pristine):
     plan = plan_of(pristine, load("solutions"))
-    assert [e for e, _ in sources(plan, ANSWER)] == ["1.1", "1.2", "1.3", "1.4"]
+    assert [e for e, _ in sources(plan, ANSWER)] == list(LAYERS_EXERCISES)
     assert sources(plan, CHECK) == [(e, f'check("{e}", {a})') for e, a in [
-        ("1.1", "layer=hidden"), ("1.2", "y_by_hand=y_by_hand"), ("1.3", "layer=wide"), ("1.4", "layer=frozen")]]
+        ("1.1", "layer=hidden"), ("1.2", "y_by_hand=y_by_hand"), ("1.3", "layer=wide"),
+        ("1.4", "batch=batch, one_output=one_output"), ("1.5", "values=values, symbolic_shape=symbolic_shape")]]
     assert not plan.problems and not plan.untouched
 
 
@@ -149,7 +150,7 @@ def test_answer_cell_without_its_tags_is_still_the_answer(pristine):
     nb = load("solutions")
     nb["cells"][cell_index(nb, "answer", "1.4")]["metadata"] = {}
     plan = plan_of(pristine, nb)
-    assert not plan.problems and [e for e, _ in sources(plan, ANSWER)] == ["1.1", "1.2", "1.3", "1.4"]
+    assert not plan.problems and [e for e, _ in sources(plan, ANSWER)] == list(LAYERS_EXERCISES)
 
 
 def test_answer_turned_into_markdown_is_an_error(pristine):

@@ -3,7 +3,7 @@
 Each trick is handed in twice, by two learners: once around a WRONG answer to
 exercise 1.1 (a Dense layer with 8 units instead of 16), which must still be graded
 ``failed``, and once around the RIGHT answer, which must be graded ``passed`` (the
-trick does not break honest grading either). Exercises 1.2-1.4 hold the solutions
+trick does not break honest grading either). Exercises 1.2-1.5 hold the solutions
 and must pass in both. The whole corpus is graded in one run of the real command,
 with the kernel sandbox on (the default).
 
@@ -25,6 +25,7 @@ import pytest
 
 from fixtures.grading.classroom import (
     LAYERS,
+    LAYERS_EXERCISES,
     ROOT,
     by_learner,
     cell_index,
@@ -321,7 +322,7 @@ def graded(tmp_path_factory):
     # A hidden check: passes the visible check in the notebook, fails the hidden one.
     write_learner(submissions, "hidden-check-learner", {LAYERS: set_answer(
         set_answer(load("solutions"), "1.1", 'hidden = layers.Dense(16, activation="relu", dtype="float16")'),
-        "1.2", "y_by_hand = np.maximum(x @ kernel + bias, 0.0) - 5e-5")})
+        "1.2", "y_by_hand = np.maximum(x @ kernel + bias, 0.0) - 5e-6")})  # within the visible tolerance
     # Sabotage of the capture step itself: it can lose points, never win them.
     write_learner(submissions, "sabotage-capture", {LAYERS: set_answer(load("solutions"), "1.1", WRONG + """
 for _name in [n for n in globals() if n.startswith("_capture_")]:
@@ -351,7 +352,7 @@ def test_wrong_answer_with_trick_still_fails(graded, trick):
     assert rows["1.1"]["status"] == "failed", rows["1.1"]
     assert "wrong number of units" in rows["1.1"]["message"]
     assert rows["1.1"]["points"] == "0"
-    for exercise in ("1.2", "1.3", "1.4"):
+    for exercise in LAYERS_EXERCISES[1:]:
         assert rows[exercise]["status"] == "passed", rows[exercise]
 
 
@@ -359,7 +360,7 @@ def test_wrong_answer_with_trick_still_fails(graded, trick):
 def test_right_answer_with_trick_passes(graded, trick):
     needs_sandbox(graded, trick)
     rows = graded[0][f"{trick}-right"]
-    assert [rows[e]["status"] for e in ("1.1", "1.2", "1.3", "1.4")] == ["passed"] * 4, rows
+    assert [rows[e]["status"] for e in LAYERS_EXERCISES] == ["passed"] * len(LAYERS_EXERCISES), rows
 
 
 def test_corpus_is_large_enough():

@@ -24,7 +24,16 @@ import textwrap
 
 import pytest
 
-from fixtures.grading.classroom import LAYERS, by_learner, grade_cli, load, read_grades, set_answer, write_learner
+from fixtures.grading.classroom import (
+    LAYERS,
+    LAYERS_EXERCISES,
+    by_learner,
+    grade_cli,
+    load,
+    read_grades,
+    set_answer,
+    write_learner,
+)
 
 WRONG = 'hidden = layers.Dense(8, activation="relu")'
 RIGHT = 'hidden = layers.Dense(16, activation="relu")'
@@ -158,7 +167,7 @@ def assert_wrong_answer_failed(rows: dict, learner: str) -> None:
     row = rows[learner]["1.1"]
     assert row["status"] == "failed", (learner, row)
     assert "wrong number of units" in row["message"], (learner, row)
-    for exercise in ("1.2", "1.3", "1.4"):
+    for exercise in LAYERS_EXERCISES[1:]:
         assert rows[learner][exercise]["status"] == "passed", (learner, rows[learner][exercise])
 
 
@@ -179,7 +188,7 @@ def test_killing_the_verdict_process_forges_nothing_and_costs_no_victim_a_verdic
     for learner in ("a-attacker", "c-victim-wrong", "d-victim-wrong"):
         assert_wrong_answer_failed(rows, learner)
     # The notebook judged when the process was killed is graded again in a clean process.
-    assert [rows["b-victim-right"][e]["status"] for e in ("1.1", "1.2", "1.3", "1.4")] == ["passed"] * 4
+    assert [rows["b-victim-right"][e]["status"] for e in LAYERS_EXERCISES] == ["passed"] * len(LAYERS_EXERCISES)
 
 
 def test_an_unexpected_verdict_death_is_reported(kill_and_patch):

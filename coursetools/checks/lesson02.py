@@ -9,14 +9,15 @@ layers, a nested or a functional model all pass when they compute the asked stac
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import numpy as np
 
 from coursetools.data import load_digits_split
-from coursetools.evidence import expect_int, expect_model
+from coursetools.evidence import describe, expect_int, expect_model
 from coursetools.feedback import Mistake
-from coursetools.probing import activation_of, first_line, output_of
+from coursetools.probing import activation_of, first_line, output_of, untouched_biases
 from coursetools.registry import exercise
 
 ACCURACY_TARGET = 0.90
@@ -164,7 +165,7 @@ def given_stack(model: object) -> str:
         if act != want:
             which = "the output layer" if position == len(STACK) else f"hidden layer {position}"
             shown = "no activation (linear)" if act == "linear" else f"activation {act!r}"
-            reason = "so each row is 10 probabilities" if want == "softmax" else "so the stack is not just one linear map"
+            reason = "so each row is 10 probabilities" if want == "softmax" else "so the stack is not just one affine map"
             raise Mistake(
                 f"{which} has the wrong activation.",
                 expected=f"{want} ({reason})",
@@ -314,14 +315,19 @@ def trained_classifier(model: object) -> str:
     correct = int(np.sum(predicted == y_test))
     accuracy = correct / len(y_test)
     if accuracy < ACCURACY_TARGET:
-        if accuracy < 0.3:
-            hint = "that is close to guessing (0.10): did fit(x_train, y_train, ...) run on this model?"
+        found = f"accuracy {accuracy:.2f} ({correct} of {len(y_test)} right)"
+        if untouched_biases(model):
+            found += "; fit never ran on this model: every bias is still exactly 0, as Keras creates it"
+            hint = "compile the model, then call fit(x_train, y_train, ...) on this very model"
+        elif accuracy < 0.3:
+            found += ", close to guessing (0.10): the model trained but learned little"
+            hint = "check the loss (sparse_categorical_crossentropy for integer labels) and the learning rate"
         else:
             hint = "train longer (more epochs) and check the loss: sparse_categorical_crossentropy for integer labels"
         raise Mistake(
             "the model is not accurate enough on digits it has never seen.",
             expected=f"accuracy >= {ACCURACY_TARGET:.2f} on the {len(y_test)} held-out digits",
-            found=f"accuracy {accuracy:.2f} ({correct} of {len(y_test)} right)",
+            found=found,
             hint=hint,
         )
     return f"accuracy >= {ACCURACY_TARGET:.2f} on {len(y_test)} held-out digits"
@@ -329,44 +335,139 @@ def trained_classifier(model: object) -> str:
 
 # --- 2.5 --------------------------------------------------------------------------------
 
+LOSS_TASKS = {
+    "digits": "10 softmax outputs, integer labels 0-9",
+    "digits_one_hot": "10 softmax outputs, one-hot labels",
+    "odd": "one sigmoid output, label 1 for odd and 0 for even",
+    "price": "one output without activation, a price to predict",
+}
+REGRESSION = {"mean_squared_error", "mean_absolute_error", "huber", "log_cosh", "mean_squared_logarithmic_error",
+              "mean_absolute_percentage_error"}
+KINDS = {
+    "sparse_categorical_crossentropy": "integer",
+    "categorical_crossentropy": "one-hot",
+    "categorical_focal_crossentropy": "one-hot",
+    "binary_crossentropy": "binary",
+    "binary_focal_crossentropy": "binary",
+    **{name: "regression" for name in REGRESSION},
+}
+RIGHT_KIND = {"digits": "integer", "digits_one_hot": "one-hot", "odd": "binary", "price": "regression"}
+# (task, kind chosen) -> (problem, hint); the problem names the mistake, the hint the way out.
+LOSS_MISTAKES = {
+    ("digits", "one-hot"): ("categorical_crossentropy expects one-hot rows, and these labels are integers 0-9.",
+                            "Keras stops with \"Arguments `target` and `output` must have the same rank\": use "
+                            "the sparse version, made for integer labels"),
+    ("digits", "binary"): ("binary crossentropy is for one yes/no output, and this model has 10 classes.",
+                           "10 softmax outputs with integer labels: the sparse categorical crossentropy"),
+    ("digits", "regression"): ("a regression loss treats the labels as numbers to approach, but digits are classes, "
+                               "not quantities (a 7 is not closer to an 8 than to a 1).",
+                               "a crossentropy compares the 10 probabilities with the true class"),
+    ("digits_one_hot", "integer"): ("sparse_categorical_crossentropy expects integer labels, and these are one-hot rows.",
+                                    "one-hot labels go with the plain categorical crossentropy"),
+    ("digits_one_hot", "binary"): ("binary crossentropy is for one yes/no output, and this model has 10 classes.",
+                                   "one-hot labels go with the categorical crossentropy"),
+    ("digits_one_hot", "regression"): ("a regression loss treats the labels as numbers to approach, but digits are "
+                                       "classes, not quantities.", "one-hot labels go with the categorical crossentropy"),
+    ("odd", "integer"): ("the model has one sigmoid output (the probability of odd), not 10 classes.",
+                         "a yes/no question answered by one sigmoid output: the binary crossentropy"),
+    ("odd", "one-hot"): ("the model has one sigmoid output (the probability of odd), not one-hot classes.",
+                         "a yes/no question answered by one sigmoid output: the binary crossentropy"),
+    ("odd", "regression"): ("a regression loss treats 0 and 1 as amounts; here they are a yes/no answer.",
+                            "one sigmoid output and labels 0/1: the binary crossentropy"),
+    ("price", "integer"): ("a price is a quantity, not a class: a crossentropy compares probabilities of classes.",
+                           "a number to predict: a regression loss such as the mean squared error (\"mse\")"),
+}
+for _kind in ("one-hot", "binary"):
+    LOSS_MISTAKES[("price", _kind)] = LOSS_MISTAKES[("price", "integer")]
 
-@exercise("2.5", "A feature extractor from model.inputs")
-def feature_extractor(features: object, classifier: object) -> str:
-    features = expect_model(features, "`features`")
-    classifier = expect_model(classifier, "`classifier` (given, do not change it)")
-    x = _test_split(flat=True)[0][:8]
-    hidden = [layer for layer in _steps(classifier) if type(layer).__name__ == "Dense"][0]
+
+def _loss_name(name: str) -> str | None:
+    """What Keras makes of a loss name, in snake case (\"mse\" and \"MeanSquaredError\" -> mean_squared_error)."""
     import keras
 
-    expected = keras.ops.convert_to_numpy(hidden(x))
-    out = _run(features, x, "`features`")
-    if out is None:
-        raise Mistake(
-            "`features` fails on digits of 64 features.",
-            expected="a model that takes the classifier's input, shape (None, 64)",
-            found=_refusal(features, x),
-            hint="use the classifier's own input: classifier.inputs",
-        )
-    if out.shape[1:] == (10,):
-        raise Mistake(
-            "`features` gives the classifier's final output, not its hidden layer.",
-            expected=f"output shape (None, {expected.shape[1]}): the hidden layer's features",
-            found="output shape (None, 10): the 10 class probabilities",
-            hint='use classifier.get_layer("hidden").output as the outputs',
-        )
-    if out.shape[1:] != expected.shape[1:]:
-        raise Mistake(
-            "`features` has the wrong output shape.",
-            expected=f"(None, {expected.shape[1]}): the hidden layer's output",
-            found=_shape(out.shape),
-            hint='use classifier.get_layer("hidden").output as the outputs',
-        )
-    if not np.allclose(out, expected, atol=1e-5):
-        raise Mistake(
-            "`features` computes different numbers from the classifier's hidden layer.",
-            expected="the same weights as the classifier (shared, not new ones)",
-            found="other values: this looks like a new model with fresh random weights",
-            hint='connect the classifier\'s own tensors: keras.Model(classifier.inputs[0], classifier.get_layer("hidden").output)',
-        )
-    return f"64 inputs → the classifier's {expected.shape[1]} hidden features, same weights"
+    try:
+        found = keras.losses.get(name)
+    except (ValueError, TypeError):
+        return None
+    label = getattr(found, "__name__", None) or type(found).__name__
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", label).lower() if label[:1].isupper() else label
 
+
+@exercise("2.5", "Choose the loss")
+def choose_loss(losses: object) -> str:
+    wanted = list(LOSS_TASKS)
+    if not isinstance(losses, dict):
+        raise Mistake(
+            "`losses` is not a dict.",
+            expected="a dict with the keys " + ", ".join(repr(k) for k in wanted) + ", each mapped to a loss name",
+            found=describe(losses),
+            hint='fill in the dict of the answer cell: {"digits": "...", ...}',
+        )
+    for key in wanted:
+        if key not in losses:
+            raise Mistake(f"the key {key!r} is missing from `losses`.", expected=f"one loss per task: {wanted}",
+                          found=f"keys {list(losses)}", hint=f"add the loss for {key!r}: {LOSS_TASKS[key]}")
+    extra = [key for key in losses if key not in LOSS_TASKS]
+    if extra:
+        raise Mistake(f"`losses` has an unexpected key {extra[0]!r}.", expected=f"exactly the keys {wanted}",
+                      found=f"keys {list(losses)}", hint="keep the four keys of the statement")
+    for key in wanted:
+        name = losses[key]
+        if not isinstance(name, str):
+            raise Mistake(f"the loss for {key!r} is not written as a string.",
+                          expected='the name you would pass to compile(loss=...), such as "mse"',
+                          found=describe(name), hint="write the loss's name in quotes, not a loss object or function")
+        canonical = _loss_name(name)
+        if canonical is None:
+            raise Mistake(f"Keras knows no loss called {name!r} (for {key!r}).",
+                          expected="a loss name that compile(loss=...) accepts", found=repr(name),
+                          hint="metrics such as accuracy are not losses; check the spelling against lesson 2's table of losses")
+        kind = KINDS.get(canonical)
+        if kind == RIGHT_KIND[key]:
+            continue
+        problem, hint = LOSS_MISTAKES.get(
+            (key, kind), (f"{name!r} is not a loss for this task.", "see lesson 2's table of losses"))
+        raise Mistake(f"{key}: {problem}", expected=f"a loss for {LOSS_TASKS[key]}", found=repr(name), hint=hint)
+    return "a loss that fits each kind of label and output"
+
+
+# --- 2.6 --------------------------------------------------------------------------------
+
+NETWORKS = {
+    # letter: (can it be a Sequential model?, why, in a few words)
+    "a": (True, "a straight chain: one input, one output, each layer feeding the next"),
+    "b": (False, "two inputs: a Sequential model has room for one keras.Input only"),
+    "c": (False, "two outputs: a Sequential model ends in one layer, so it has one output"),
+    "d": (False, "the input of a layer is added back to its output: a merge needs two tensors, and "
+                 "each layer of a Sequential model receives exactly one"),
+    "e": (True, "a model is a layer: a trained Sequential model can be one step of a new Sequential model"),
+    "f": (True, "depth is no obstacle: any number of layers, one after the other, is still a straight chain"),
+}
+
+
+@exercise("2.6", "Can Sequential do it?")
+def sequential_or_not(sequential_can: object) -> str:
+    letters = list(NETWORKS)
+    if not isinstance(sequential_can, dict):
+        raise Mistake("`sequential_can` is not a dict.",
+                      expected="a dict mapping each letter " + ", ".join(letters) + " to True or False",
+                      found=describe(sequential_can), hint='fill in the dict of the answer cell: {"a": ..., ...}')
+    for letter in letters:
+        if letter not in sequential_can:
+            raise Mistake(f"the key {letter!r} is missing from `sequential_can`.", expected=f"the keys {letters}",
+                          found=f"keys {list(sequential_can)}", hint="answer every network of the statement")
+    for letter in letters:
+        if not isinstance(sequential_can[letter], bool):
+            raise Mistake(f"the answer for {letter!r} is not True or False.", expected="True or False",
+                          found=describe(sequential_can[letter]), hint="write True or False, without quotes")
+    wrong = [letter for letter in letters if sequential_can[letter] is not NETWORKS[letter][0]]
+    if wrong:
+        first = wrong[0]
+        said = "can" if sequential_can[first] else "cannot"
+        raise Mistake(
+            f"{len(wrong)} of {len(letters)} answers are wrong; the first is {first!r}.",
+            expected=f"{first}: {NETWORKS[first][1]}",
+            found=f"{first!r} answered as: Sequential {said} do it",
+            hint="lesson 2's section \"What Sequential cannot do\" shows each limit with its real error",
+        )
+    return "you can tell a straight chain of layers from a graph"

@@ -4,7 +4,8 @@
 check reads the configuration (units, activation, bias); a layer made with, say,
 ``dtype="float16"`` passes it but computes at half precision.
 1.2: ReLU never outputs a negative number. The visible check accepts values within
-1e-4 of the right ones, so an answer that subtracts a tiny constant passes it.
+1e-5 of the right ones (float32 rounding), so an answer that subtracts a tiny
+constant passes it.
 """
 
 from __future__ import annotations
