@@ -117,6 +117,13 @@ def own_input(x, filters):
     return block()(inner, filters)
 
 
+def three_by_three_projection(x, filters):
+    shortcut = x if x.shape[-1] == filters else layers.Conv2D(filters, 3, padding="same")(x)
+    y = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    y = layers.Conv2D(filters, 3, padding="same")(y)
+    return layers.Activation("relu")(layers.Add()([shortcut, y]))
+
+
 def returns_nothing(x, filters):
     layers.Conv2D(filters, 3, padding="same")(x)
 
@@ -135,13 +142,14 @@ def returns_nothing(x, filters):
         (block(skip=False), "no skip connection"),
         (block(convs=1), "1 3×3 convolution"),
         (block(batch_norm=True), "layers the block does not call for"),
+        (three_by_three_projection, "projects the shortcut with a 3×3 convolution"),
         (block(filters_override=8), "returns 8 channels"),
         (returns_model, "not the output tensor"),
         (own_input, "do not create a keras.Input inside it"),
         (returns_nothing, "returned None"),
     ],
     ids=["never-project", "always-project", "no-padding", "no-final-relu", "relu-before-add", "relu-on-second",
-         "no-inner-relu", "relu-on-shortcut", "no-skip", "one-conv", "batch-norm", "hard-coded-filters",
+         "no-inner-relu", "relu-on-shortcut", "no-skip", "one-conv", "batch-norm", "3x3-projection", "hard-coded-filters",
          "returns-model", "own-input", "returns-none"],
 )
 def test_4_1_rejects(fn, phrase):
@@ -458,8 +466,11 @@ def test_4_5_accepts(make):
         (lambda: deep(softmax=False), "does not output probabilities"),
         (lambda: subclassed(), "not built with the functional API or Sequential"),
         (lambda: None, "None"),
+        (lambda: deep().outputs[0], "symbolic KerasTensor"),
+        (lambda: layers.Dense(32), "a single layer is not a model"),
     ],
-    ids=["plain", "given", "long-skip", "one-layer-blocks", "shallower", "no-softmax", "subclassed", "none"],
+    ids=["plain", "given", "long-skip", "one-layer-blocks", "shallower", "no-softmax", "subclassed", "none",
+         "symbolic", "layer"],
 )
 def test_4_5_rejects(make, phrase):
     assert_fails("4.5", phrase, deep_residual=make())

@@ -161,6 +161,14 @@ def _block_parts(model, what: str) -> tuple[list, object | None]:
             expected="at most one 1×1 Conv2D, on the shortcut",
             found=", ".join(layer.name for layer in projections),
         )
+    if len(convs) == 3 and not projections:
+        raise Mistake(
+            f"{what} projects the shortcut with a 3×3 convolution.",
+            expected="a 1×1 Conv2D on the shortcut: a projection only changes the number of channels, it looks at "
+            "no neighbours",
+            found="three 3×3 Conv2D layers",
+            hint="use kernel size 1 for the shortcut's Conv2D",
+        )
     if len(convs) != 2:
         raise Mistake(
             f"{what} has {len(convs)} 3×3 convolution(s) in its branch.",
@@ -373,14 +381,6 @@ def fix_strided_block(fixed_block: object) -> str:
             "channels to 16, all in one layer",
             found=f"a {_kind(pooling[0])} layer",
             hint="replace the pooling by strides=2 on the shortcut's 1×1 Conv2D",
-        )
-    convs = [layer for layer in _weighted(model) if _kind(layer) == "Conv2D" and _kernel_size(layer) == (3, 3)]
-    if len(convs) == 3:
-        raise Mistake(
-            f"{what} projects the shortcut with a 3×3 convolution.",
-            expected="a 1×1 Conv2D(16, 1, strides=2): a projection only changes the width, it looks at no neighbours",
-            found="three 3×3 Conv2D layers",
-            hint="use kernel size 1 for the shortcut's Conv2D",
         )
     _judge_block(model, (8, 8, 8), 16, 2, what, seed=42)
     return "the shortcut is projected with a strided 1×1 convolution and matches the branch"
