@@ -146,6 +146,21 @@ def _dense_layers(model) -> list:
     return found
 
 
+def _dense_chain(x: np.ndarray, dense: list) -> list[np.ndarray]:
+    """What a chain of Dense layers computes, by NumPy from their weights: ReLU between, softmax at the end."""
+    values, stages = x.astype("float64"), []
+    for index, layer in enumerate(dense):
+        kernel, bias = layer.get_weights()
+        values = values @ kernel + bias
+        if index < len(dense) - 1:
+            values = np.maximum(values, 0.0)
+        else:
+            values = np.exp(values - values.max(axis=1, keepdims=True))
+            values = values / values.sum(axis=1, keepdims=True)
+        stages.append(values)
+    return stages
+
+
 # --- The graph that runs: which inputs each call of each layer depends on -------------------
 
 
@@ -374,14 +389,7 @@ def _require_path(blocks: list, layers_by_shape: dict, model, x: np.ndarray, pro
             found=f"{len(heads)} Dense layers from {PRETRAINED_WIDTHS[-1]} to 10 numbers",
             hint='put a single layers.Dense(10, activation="softmax") on the output of encoder(...)',
         )
-    values = x.astype("float64")
-    for layer in blocks:
-        kernel, bias = layer.get_weights()
-        values = np.maximum(values @ kernel + bias, 0.0)
-    kernel, bias = heads[0].get_weights()
-    logits = values @ kernel + bias
-    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
-    expected /= expected.sum(axis=1, keepdims=True)
+    expected = _dense_chain(x, [*blocks, heads[0]])[-1]
     if not np.allclose(probabilities, expected, atol=1e-4):
         raise Mistake(
             "`fine_tuned` does not compute head(encoder(pixels)).",
@@ -527,14 +535,8 @@ def _reader_outputs(x: np.ndarray) -> dict[str, np.ndarray]:
     """What the given reader computes at each stage, by NumPy from its weights."""
     reader = given_reader()
     encoder = reader.get_layer("encoder")
-    w1, b1 = encoder.get_layer("hidden").get_weights()
-    w2, b2 = encoder.get_layer("code").get_weights()
-    w3, b3 = reader.get_layer("scores").get_weights()
-    hidden = np.maximum(x @ w1 + b1, 0.0)
-    code = np.maximum(hidden @ w2 + b2, 0.0)
-    logits = code @ w3 + b3
-    scores = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return {"hidden": hidden, "code": code, "scores": scores / scores.sum(axis=1, keepdims=True)}
+    chain = [encoder.get_layer("hidden"), encoder.get_layer("code"), reader.get_layer("scores")]
+    return dict(zip(INSPECTED, _dense_chain(x, chain)))
 
 
 @exercise("6.5", "Every intermediate output in one call")
@@ -559,7 +561,7 @@ def inspect_reader(inspector: object) -> str:
             expected=f"exactly the keys {list(INSPECTED)}",
             found=f"keys {sorted(outputs)}" + (f" (missing {missing})" if missing else "") + (f" (not asked for {extra})" if extra else ""),
         )
-    expected = _reader_outputs(x.astype("float64"))
+    expected = _reader_outputs(x)
     widths = {name: width for name, width in INSPECTED.items()}
     for name, width in INSPECTED.items():
         value = outputs[name]
