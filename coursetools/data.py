@@ -405,7 +405,7 @@ def digit_stats(pixels: np.ndarray) -> np.ndarray:
     ).astype("float32")
 
 
-def given_two_way():
+def given_two_input_skip():
     """Exercise 7.2: a functional model with two inputs and a skip, with fixed weights.
 
     pixels (64) -> encode Dense(24, relu) = h; join = [h, stats (4)];

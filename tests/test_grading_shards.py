@@ -20,6 +20,7 @@ from coursetools.grading.shards import PARTIAL, Shard, ShardError, course_finger
 from coursetools.grading.snapshot import take_snapshot
 from fixtures.grading.classroom import (
     LAYERS,
+    LAYERS_EXERCISES,
     PYTHON,
     ROOT,
     checksums,
@@ -107,7 +108,7 @@ def test_each_shard_holds_its_slice_and_says_so(graded):
         seen += [entry["folder"] for entry in info["learners"]]
         assert f"shard {k}/{SHARDS}" in result.stdout
         assert "partial report: shard" in (part / "grading.log").read_text()
-        assert len(read_grades(part)) == 2 * 4
+        assert len(read_grades(part)) == 2 * len(LAYERS_EXERCISES)
     assert sorted(seen) == sorted(info["class"])
 
 

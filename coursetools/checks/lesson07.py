@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from coursetools.data import digit_stats, given_two_way, given_weights_source
+from coursetools.data import digit_stats, given_two_input_skip, given_weights_source
 from coursetools.evidence import Unexportable, describe, expect_array, expect_model
 from coursetools.feedback import Mistake
 from coursetools.lesson07_tools import (
@@ -275,7 +275,7 @@ _TWO_WAY_MISTAKES = [
 
 
 def _given_roles() -> dict[str, np.ndarray]:
-    given = given_two_way()
+    given = given_two_input_skip()
     roles = {}
     for name in ("encode", "refine", "digit"):
         kernel, bias = given.get_layer(name).get_weights()
