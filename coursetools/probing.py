@@ -110,3 +110,22 @@ def _all_layers(model: Any) -> list[Any]:
     for layer in getattr(model, "layers", []):
         out += _all_layers(layer) if hasattr(layer, "layers") else [layer]
     return out
+
+
+def output_or_mistake(model: Any, x: np.ndarray, what: str) -> np.ndarray:
+    """:func:`output_of`, with whatever the learner's model raises turned into a :class:`Mistake`.
+
+    The card quotes the error's useful line and says what input the check fed, e.g.
+    "fails on a batch of 64 features" or "fails on a batch of shape (24, 8, 8, 1)".
+    """
+    try:
+        return output_of(model, x, what)
+    except Mistake:
+        raise
+    except Exception as error:  # the learner's model may fail in many ways
+        fed = f"{x.shape[1]} features" if x.ndim == 2 else f"shape {x.shape}"
+        raise Mistake(
+            f"{what} fails on a batch of {fed}.",
+            expected=f"a model that accepts inputs of shape (batch, {', '.join(map(str, x.shape[1:]))})",
+            found=first_line(error, limit=170),
+        ) from None

@@ -15,7 +15,7 @@ import numpy as np
 from coursetools.data import given_encoder, given_sequential, load_digits_split
 from coursetools.evidence import describe, expect_int, expect_model
 from coursetools.feedback import Mistake
-from coursetools.probing import activation_of, first_line, output_of, require_bias
+from coursetools.probing import activation_of, output_or_mistake, require_bias
 from coursetools.registry import exercise
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -39,18 +39,7 @@ def _pixels_probe() -> np.ndarray:
     return np.concatenate([_probe(64), _test_digits()[0]])
 
 
-def _run(model, x: np.ndarray, what: str) -> np.ndarray:
-    """The model's one output on ``x``; a Mistake if it fails or has several outputs."""
-    try:
-        return output_of(model, x, what)
-    except Mistake:
-        raise
-    except Exception as error:  # the learner's model may fail in many ways
-        raise Mistake(
-            f"{what} fails on a batch of {x.shape[1]} features.",
-            expected=f"a model that accepts inputs of shape (batch, {x.shape[1]})",
-            found=first_line(error, limit=170),
-        ) from None
+_run = output_or_mistake  # the model's one output on x, or a Mistake quoting its error
 
 
 def _require_functional(model, what: str) -> None:

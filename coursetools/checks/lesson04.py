@@ -20,7 +20,7 @@ from coursetools.data import DEEP_PLAIN_LAYERS, given_residual_model, load_digit
 from coursetools.evidence import describe, expect_model
 from coursetools.feedback import Mistake
 from coursetools.lesson04_tools import BLOCK_CASES, dense_layers, glorot_uniform, layer_gradients
-from coursetools.probing import activation_of, first_line, output_of
+from coursetools.probing import activation_of, first_line, output_or_mistake
 from coursetools.registry import exercise
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -48,18 +48,7 @@ def _shapes(tensors) -> list[tuple]:
     return [tuple(t.shape) for t in tensors]
 
 
-def _run(model, x: np.ndarray, what: str) -> np.ndarray:
-    """The model's one output on ``x``; a Mistake naming the error when it refuses ``x``."""
-    try:
-        return output_of(model, x, what)
-    except Mistake:
-        raise
-    except Exception as error:  # the learner's model may fail in many ways
-        raise Mistake(
-            f"{what} fails on a batch of shape {x.shape}.",
-            expected=f"a model that accepts inputs of shape (batch, {', '.join(map(str, x.shape[1:]))})",
-            found=first_line(error, limit=170),
-        ) from None
+_run = output_or_mistake  # the model's one output on x, or a Mistake quoting its error
 
 
 def _model_from(value: object, what: str, input_shape: tuple, hint: str) -> tuple:
