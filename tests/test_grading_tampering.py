@@ -272,7 +272,7 @@ SANDBOX_TRICKS = {
         """),
     # For 25 s, while other learners are graded: overwrite their evidence with a wrong layer and their
     # hand-ins (found from the grader's command line) with an empty notebook.
-    "rewrite-others": in_answer(FIND_GRADER + textwrap.dedent("""
+    "overwrite-others": in_answer(FIND_GRADER + textwrap.dedent("""
         import time
         _bad = layers.Dense(8, activation="relu")
         _work = list(pathlib.Path.cwd().parents)[3]
@@ -288,7 +288,7 @@ SANDBOX_TRICKS = {
                     _argv = pathlib.Path(f"/proc/{_pid}/cmdline").read_bytes().decode().split("\\0")
                     _folder = pathlib.Path(_argv[_argv.index("grade") + 1])
                     for _hand_in in _folder.glob("*/*.ipynb"):
-                        if "rewrite-others" not in str(_hand_in):
+                        if "overwrite-others" not in str(_hand_in):
                             _hand_in.write_text("{}")
                 except (OSError, ValueError, IndexError):
                     pass
@@ -331,7 +331,9 @@ for _name in [n for n in globals() if n.startswith("_capture_")]:
     before = checksums(submissions)
     with server:
         try:
-            result = grade_cli(submissions, base / "report", "--notebooks", LAYERS, "--workers", "2",
+            # Three workers: the two overwrite-others learners (sorted together, 25 s each) then
+            # leave a third worker grading victims while they run; with two, nobody would be.
+            result = grade_cli(submissions, base / "report", "--notebooks", LAYERS, "--workers", "3",
                                "--cell-timeout", "60", "--no-progress")
         finally:
             daemons = kill_processes_with(daemon)
