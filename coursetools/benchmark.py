@@ -95,11 +95,12 @@ def default_notebooks() -> list[Path]:
 
 
 def report(costs: list[NotebookCost]) -> str:
-    lines = [f"{'notebook':<36} {'wall s':>7} {'slowest cell':>16} {'peak MB':>8}  verdict"]
+    width = max([len("notebook")] + [len(str(c.path)) for c in costs])  # the longest path sets the column
+    lines = [f"{'notebook':<{width}} {'wall s':>7} {'slowest cell':>16} {'peak MB':>8}  verdict"]
     for c in costs:
         slowest = f"#{c.slowest_cell}: {c.slowest_cell_s:.1f} s"
-        lines.append(f"{c.path:<36} {c.wall_s:>7.1f} {slowest:>16} {c.peak_mb:>8.0f}  {c.verdict()}")
-    lines.append(f"{'total':<36} {sum(c.wall_s for c in costs):>7.1f}")
+        lines.append(f"{str(c.path):<{width}} {c.wall_s:>7.1f} {slowest:>16} {c.peak_mb:>8.0f}  {c.verdict()}")
+    lines.append(f"{'total':<{width}} {sum(c.wall_s for c in costs):>7.1f}")
     lines.append(f"budget: each notebook < {BUDGET_WALL_S:.0f} s, no cell > {BUDGET_CELL_S:.0f} s, peak < {BUDGET_PEAK_MB:.0f} MB")
     return "\n".join(lines)
 

@@ -80,3 +80,14 @@ def test_executing_a_notebook_prints_no_kernel_log(tmp_path):
     assert "running over TCP" not in result.stdout + result.stderr
     assert result.stderr == ""
     assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "42\n"
+
+
+def test_the_benchmark_table_keeps_its_columns_for_long_paths():
+    from coursetools.benchmark import NotebookCost, report
+
+    costs = [NotebookCost("notebooks/05_multiple_inputs_outputs.ipynb", 12.1, 1, 3.0, 738),
+             NotebookCost("notebooks/01_layers.ipynb", 4.8, 1, 2.8, 639)]
+    header, *rows = report(costs).splitlines()[:3]
+    wall_end = header.index("wall s") + len("wall s")
+    for row, cost in zip(rows, costs):
+        assert row[:wall_end].endswith(f" {cost.wall_s:.1f}"), f"{header}\n{row}"
