@@ -157,8 +157,16 @@ def expect_model(value: object, what: str = "your model") -> Any:
     raise Mistake(f"{what} is not a Keras model.", expected="a keras.Model", found=describe(value), hint=hint)
 
 
-def expect_array(value: object, what: str = "your answer") -> np.ndarray:
-    """Require real numbers: a NumPy array, a list of numbers or an eager tensor."""
+def expect_array(
+    value: object,
+    what: str = "your answer",
+    hint: str = "assign the array your code computes (predict() and keras.ops.convert_to_numpy give NumPy arrays)",
+) -> np.ndarray:
+    """Require real numbers: a NumPy array, a list of numbers or an eager tensor.
+
+    ``hint`` says how *this* exercise gets its numbers: a generic hint ("use @ and
+    np.maximum") misleads a learner whose task is to add an axis or to load data.
+    """
     bad = (
         value is None
         or isinstance(value, (str, bytes, dict, Unexportable, NotDone))
@@ -177,7 +185,7 @@ def expect_array(value: object, what: str = "your answer") -> np.ndarray:
         f"{what} is not an array of numbers.",
         expected="a NumPy array (or something np.asarray turns into numbers)",
         found=describe(value),
-        hint="compute the numbers with NumPy operations such as @, + and np.maximum",
+        hint=hint,
     )
 
 

@@ -295,6 +295,11 @@ def test_1_4_placeholder_says_not_done():
     assert_fails("1.4", "not done yet", batch=not_done("1.4"), one_output=not_done("1.4"))
 
 
+def test_1_4_a_batch_that_is_not_numbers_gets_this_exercise_s_hint():
+    failure = assert_fails("1.4", "add the batch axis", batch=None, one_output=output_for(reading()[None]))
+    assert "np.maximum" not in failure.message()  # 1.2's way to get numbers, not this one's
+
+
 # --- 1.5 symbolic or real: the numbers for a batch, and the shape of a symbolic output ----------
 
 

@@ -273,6 +273,13 @@ def test_5_2_placeholder_says_not_done():
     assert_fails("5.2", "not done yet", x_data=not_done("5.2"), y_data=not_done("5.2"))
 
 
+def test_5_2_an_entry_that_is_not_numbers_gets_this_exercise_s_hint():
+    x, y = fit_data()
+    x["geometry"] = None
+    failure = assert_fails("5.2", "from the training arrays", x_data=x, y_data=y)
+    assert "np.maximum" not in failure.message()
+
+
 # --- 5.3 and 5.4: compile, evaluate on the probe --------------------------------------------
 
 RIGHT = {"width": "mse", "loop": "binary_crossentropy"}

@@ -681,6 +681,12 @@ def test_7_4_rejects_predicted_digits(digits, phrase, data, workdir):
     assert_fails("7.4", phrase, **evidence)
 
 
+def test_7_4_digits_that_are_not_numbers_get_this_exercise_s_hint(data, workdir):
+    model = _ported(data=data)
+    failure = assert_fails("7.4", ".argmax(axis=1)", **_evidence(model, data, digits=None))
+    assert "np.maximum" not in failure.message()
+
+
 def test_7_4_placeholders_say_not_done(tmp_path):
     placeholder = not_done("7.4")
     assert_fails("7.4", "not done yet", ported=placeholder, predicted_digits=placeholder,

@@ -94,7 +94,7 @@ def dense_layer(layer: object) -> str:
 @exercise("1.2", "Compute a Dense layer by hand")
 def dense_by_hand(y_by_hand: object) -> str:
     x, kernel, bias = (a.astype("float64") for a in dense_by_hand_example())
-    y = expect_array(y_by_hand, "`y_by_hand`")
+    y = expect_array(y_by_hand, "`y_by_hand`", hint="compute the numbers with NumPy operations such as @, + and np.maximum")
     expected = np.maximum(x @ kernel + bias, 0.0)
     if y.shape != expected.shape:
         raise _wrong_shape(y, x, kernel, bias)
@@ -168,7 +168,7 @@ def _sensor_output(x: np.ndarray) -> np.ndarray:
 @exercise("1.4", "Give one sample its batch axis")
 def batch_axis(batch: object, one_output: object) -> str:
     reading = sensor_readings()[0]
-    batch = expect_array(batch, "`batch`")
+    batch = expect_array(batch, "`batch`", hint="start from `reading` and add the batch axis: reading[np.newaxis, :]")
     if batch.shape != (1, 3):
         expected = "shape (1, 3): a batch holding one sample of 3 features"
         add_axis = "add the batch axis in front: reading[np.newaxis, :] or reading.reshape(1, 3)"

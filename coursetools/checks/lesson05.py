@@ -241,6 +241,10 @@ def _check_rows(found: np.ndarray, name: str, what: str, expected_rows: int) -> 
         )
 
 
+# 5.2: every entry is computed from the training arrays of the data cell.
+_DATA_HINT = "compute each entry from the training arrays (x_train, y_train), as the exercise describes"
+
+
 @exercise("5.2", "Data for a model with two inputs and two outputs")
 def fit_data_dicts(x_data: object, y_data: object) -> str:
     x_data = _require_dict(x_data, "`x_data`", "input")
@@ -250,7 +254,7 @@ def fit_data_dicts(x_data: object, y_data: object) -> str:
     x_expected, y_expected = _expected_fit_data()
     rows = len(x_expected["image"])
 
-    image = expect_array(x_data["image"], "`x_data['image']`")
+    image = expect_array(x_data["image"], "`x_data['image']`", hint=_DATA_HINT)
     _check_rows(image, "image", "x_data", rows)
     if image.shape != (rows, 8, 8):
         raise Mistake(
@@ -264,14 +268,14 @@ def fit_data_dicts(x_data: object, y_data: object) -> str:
                       expected="x_train from load_digits_split(flat=False)", found="other pixel values",
                       hint="do not shuffle, scale or change the images")
 
-    geometry = expect_array(x_data["geometry"], "`x_data['geometry']`")
+    geometry = expect_array(x_data["geometry"], "`x_data['geometry']`", hint=_DATA_HINT)
     _check_rows(geometry, "geometry", "x_data", rows)
     if not _same(geometry, x_expected["geometry"]):
         raise Mistake("`x_data['geometry']` is not digit_geometry of the training images.",
                       expected=f"digit_geometry(x_train): shape ({rows}, 3)", found=f"an array of shape {geometry.shape} with other values",
                       hint="compute it from the same images you put under 'image'")
 
-    digit = expect_array(y_data["digit"], "`y_data['digit']`")
+    digit = expect_array(y_data["digit"], "`y_data['digit']`", hint=_DATA_HINT)
     _check_rows(digit, "digit", "y_data", rows)
     if digit.shape == (rows, 10):
         raise Mistake("`y_data['digit']` holds one-hot rows.", expected=f"the labels 0-9 themselves, shape ({rows},)",
@@ -281,7 +285,7 @@ def fit_data_dicts(x_data: object, y_data: object) -> str:
         raise Mistake("`y_data['digit']` does not hold the training labels, in order.", expected="y_train",
                       found=f"an array of shape {digit.shape} with other values", hint="use y_train as it is")
 
-    ink = expect_array(y_data["ink"], "`y_data['ink']`")
+    ink = expect_array(y_data["ink"], "`y_data['ink']`", hint=_DATA_HINT)
     _check_rows(ink, "ink", "y_data", rows)
     if ink.shape not in ((rows,), (rows, 1)):
         raise Mistake("`y_data['ink']` has the wrong shape.", expected=f"one number per digit: ({rows},) or ({rows}, 1)",

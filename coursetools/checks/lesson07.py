@@ -511,7 +511,8 @@ def port_old_code(ported: object, predicted_digits: object, training: object) ->
         raise Mistake(f"{report['path']!r} holds a different model than `ported`.",
                       expected="the trained model", found="other predictions from the saved file",
                       hint="save after training, and run the saving cell again if you retrained")
-    digits = expect_array(predicted_digits, "`predicted_digits`")
+    digits = expect_array(predicted_digits, "`predicted_digits`",
+                          hint="predict with `ported`, then take the most likely class: .argmax(axis=1)")
     rows = x[:5]
     expected_digits = output_of(model, rows, "`ported`").argmax(axis=1)
     if digits.shape == (5, 10):
