@@ -20,6 +20,16 @@ _TF_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")  # TensorFlow's "{{func
 _TF_OP = re.compile(r"\s*\[Op:\w+\]( name:\s*\S*)?\s*$")  # and its " [Op:MatMul] name: " tail
 
 
+def same_values(found: Any, expected: Any, *, atol: float = 1e-5, rtol: float = 1e-5) -> bool:
+    """Same shape and the same numbers, within ``atol + rtol * |expected|``.
+
+    ``np.allclose`` alone broadcasts, so one row would "match" a whole batch of equal
+    rows, and a (5, 1) column a (5,) vector: every check compares shapes first, here.
+    """
+    found, expected = np.asarray(found, dtype="float64"), np.asarray(expected, dtype="float64")
+    return found.shape == expected.shape and bool(np.allclose(found, expected, atol=atol, rtol=rtol))
+
+
 def first_line(error: BaseException, limit: int = 200) -> str:
     """``"ValueError: <first line>"``: enough of an error to quote in a feedback card.
 

@@ -84,3 +84,17 @@ def test_first_line_of_a_short_message_is_unchanged():
     from coursetools.probing import first_line
 
     assert first_line(ValueError("Cannot convert '2' to a shape.")) == "ValueError: Cannot convert '2' to a shape."
+
+
+def test_same_values_compares_shapes_before_numbers():
+    import numpy as np
+
+    from coursetools.probing import same_values
+
+    batch = np.ones((5, 3))
+    assert same_values(batch, batch + 5e-6)
+    assert not same_values(batch, batch + 1e-3)
+    assert not same_values(batch[:1], batch)  # np.allclose alone would broadcast one row to the batch
+    assert not same_values(np.ones((5, 1)), np.ones(5))
+    assert same_values([1.0, 2.0], np.array([1.0, 2.0], "float32"))  # lists and float32 arrays are numbers too
+    assert not same_values(batch, batch + 5e-6, rtol=0, atol=1e-6)

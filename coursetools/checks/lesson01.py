@@ -11,7 +11,7 @@ import numpy as np
 from coursetools.data import dense_by_hand_example, sensor_layer_weights, sensor_readings
 from coursetools.evidence import describe, expect_array, expect_layer, nature
 from coursetools.feedback import Mistake
-from coursetools.probing import activation_of, require_bias
+from coursetools.probing import activation_of, require_bias, same_values
 from coursetools.registry import exercise
 
 # Float32 arithmetic on these small numbers is exact to about 1e-6; an answer further
@@ -124,7 +124,7 @@ def _summed_over(axis: int, y: np.ndarray, x: np.ndarray, kernel: np.ndarray, bi
     candidates = [total, np.maximum(total, 0.0)]
     if total.shape[-1] == bias.shape[0]:
         candidates += [total + bias, np.maximum(total + bias, 0.0)]
-    return any(c.shape == y.shape and np.allclose(y, c, rtol=0, atol=TOLERANCE) for c in candidates)
+    return any(same_values(y, c, rtol=0, atol=TOLERANCE) for c in candidates)
 
 
 def _wrong_shape(y: np.ndarray, x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> Mistake:
@@ -213,7 +213,7 @@ def batch_axis(batch: object, one_output: object) -> str:
 def symbolic_or_real(values: object, symbolic_shape: object) -> str:
     readings = sensor_readings()
     out = _expect_numbers(values, "`values`", "call the layer on the real array: layer(readings)")
-    if out.shape == readings.shape and np.allclose(out, readings, rtol=0, atol=1e-6):
+    if same_values(out, readings, rtol=0, atol=1e-6):
         raise Mistake("`values` holds the readings themselves.", expected="the layer's output for them, shape (5, 4)",
                       found="the (5, 3) readings", hint="call the layer: layer(readings)")
     if out.ndim == 2 and out.shape[1] == 4 and out.shape[0] != 5:

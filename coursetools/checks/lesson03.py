@@ -15,7 +15,7 @@ import numpy as np
 from coursetools.data import given_encoder, given_sequential, load_digits_split
 from coursetools.evidence import describe, expect_int, expect_model
 from coursetools.feedback import Mistake
-from coursetools.probing import activation_of, output_or_mistake, require_bias
+from coursetools.probing import activation_of, output_or_mistake, require_bias, same_values
 from coursetools.registry import exercise
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def _same_output(model, x: np.ndarray, expected: np.ndarray) -> bool:
         found = _run(model, x, "the model")
     except Mistake:
         return False
-    return found.shape == expected.shape and np.allclose(found, expected, atol=1e-5)
+    return same_values(found, expected)
 
 
 def _same_weights(a: list, b: list) -> bool:
@@ -286,7 +286,7 @@ def nest_encoder(classifier: object) -> str:
             hint="set encoder.trainable = False, then compile, then fit",
         )
     probabilities = _run(model, x, "`classifier`")
-    if probabilities.shape == encoder_features.shape and np.allclose(probabilities, encoder_features, atol=1e-5):
+    if same_values(probabilities, encoder_features):
         raise Mistake(
             "`classifier` has no new head: its output is the encoder's 16 features.",
             expected="a new model: inputs -> frozen encoder -> Dense(10, softmax)",

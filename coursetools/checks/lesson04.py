@@ -20,7 +20,7 @@ from coursetools.data import DEEP_PLAIN_LAYERS, given_residual_model, load_digit
 from coursetools.evidence import describe, expect_model
 from coursetools.feedback import Mistake
 from coursetools.lesson04_tools import BLOCK_CASES, dense_layers, glorot_uniform, layer_gradients
-from coursetools.probing import activation_of, first_line, output_or_mistake
+from coursetools.probing import activation_of, first_line, output_or_mistake, same_values
 from coursetools.registry import exercise
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def _feature_maps(shape: tuple[int, int, int], seed: int) -> np.ndarray:
 
 
 def _close(found: np.ndarray, expected: np.ndarray) -> bool:
-    return found.shape == expected.shape and np.allclose(found, expected, atol=1e-4, rtol=1e-4)
+    return same_values(found, expected, atol=1e-4, rtol=1e-4)
 
 
 # --- Residual blocks: structure, fixed weights, reference and typical wrong blocks -----------

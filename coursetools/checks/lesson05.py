@@ -19,7 +19,7 @@ import numpy as np
 from coursetools.data import digit_geometry, given_halves, load_digits_split, width_loop_probe
 from coursetools.evidence import describe, expect_array, expect_model
 from coursetools.feedback import Mistake
-from coursetools.probing import activation_of, first_line
+from coursetools.probing import activation_of, first_line, same_values
 from coursetools.registry import exercise
 
 # --- helpers ------------------------------------------------------------------------
@@ -226,7 +226,7 @@ def _require_keys(data: dict, expected: list[str], what: str, role: str) -> None
 
 
 def _same(found: np.ndarray, expected: np.ndarray) -> bool:
-    return found.shape == expected.shape and np.allclose(found, expected, rtol=1e-5, atol=1e-5)
+    return same_values(found, expected)
 
 
 def _check_rows(found: np.ndarray, name: str, what: str, expected_rows: int) -> None:
@@ -498,9 +498,9 @@ def unswapped_inputs(reader: object) -> str:
     halves = given_halves()
     right = _run(halves, [x[:, :32], x[:, 32:]], "`halves`", "the two halves")
     swapped = _run(halves, [x[:, 32:], x[:, :32]], "`halves`", "the two halves")
-    if found.shape == right.shape and np.allclose(found, right, atol=1e-5):
+    if _same(found, right):
         return "the top half reaches `top` and the bottom half reaches `bottom`"
-    if found.shape == swapped.shape and np.allclose(found, swapped, atol=1e-5):
+    if _same(found, swapped):
         raise Mistake(
             "the halves are still swapped.",
             expected="the top half (pixels 0-31) fed to the input `top` of halves",

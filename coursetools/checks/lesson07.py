@@ -42,7 +42,7 @@ from coursetools.lesson07_tools import (
     old_style_data,
     two_way_probe,
 )
-from coursetools.probing import activation_of, first_line, output_of
+from coursetools.probing import activation_of, first_line, output_of, same_values
 from coursetools.registry import exercise
 
 # --- Shared helpers ------------------------------------------------------------------------
@@ -58,8 +58,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def _close(found: Any, expected: np.ndarray, atol: float = 1e-5) -> bool:
-    found = np.asarray(found, dtype="float64")
-    return found.shape == expected.shape and bool(np.allclose(found, expected, atol=atol, rtol=1e-5))
+    return same_values(found, expected, atol=atol)
 
 
 def _report(value: object, kind: str, what: str, expected: str, hint: str) -> dict[str, Any]:
