@@ -61,3 +61,12 @@ class CheckFailed(AssertionError):
 def passed_line(exercise_id: str, detail: str) -> str:
     """The single line a passing check prints (stable: nbval compares it)."""
     return f"{PASS_MARK} {exercise_id} passed: {detail}"
+
+
+def hidden_check_failed(exercise_id: str, hint: str) -> str:
+    """What a learner reads when a hidden check fails: the exercise and its hint, nothing of the check."""
+    return "\n".join([
+        f"{FAIL_MARK} {exercise_id}: your answer passes the check in the notebook, but not "
+        "all of the grader's additional checks for this exercise.",
+        f"   hint:     {hint}",
+    ])

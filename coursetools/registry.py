@@ -1,16 +1,28 @@
-"""Which check belongs to which exercise, and the ``check()`` call of check cells.
+"""Which checks belong to which exercise, and the ``check()`` call of check cells.
 
 A check is a function of plain evidence (a Keras model or layer, an array, a
 number, a dict), never of a notebook's namespace. That keeps one check usable in
 two places: in the learner's kernel for instant feedback, and in a separate clean
 process that grades evidence exported from a submission.
+
+One decorator declares every check, the way otter's ``test_case(hidden=...)`` does::
+
+    @exercise("1.2", "Compute a Dense layer by hand")          # in lessonNN/checks.py
+    def dense_by_hand(y_by_hand): ...
+
+    @exercise("1.2", hidden=True, hint="ReLU is never negative")  # in lessonNN/hidden.py
+    def relu_output_is_never_negative(y_by_hand): ...
+
+A visible check has a title and says what is wrong; a hidden check runs only in the
+grader's verdict process, after the visible one passed, and the learner reads only
+its hint. Checks are found by lesson folder (:mod:`coursetools.lessons`): each
+lesson's ``checks`` module, and its ``hidden`` module where one exists (never released).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,37 +42,77 @@ class Exercise:
     evidence: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class HiddenCheck:
+    """An instructor-only condition of an exercise: what the learner is told, and the check."""
+
+    exercise: str
+    hint: str
+    name: str  # for the instructor's log only
+    check: Callable[..., object]
+    evidence: tuple[str, ...]
+
+
 _EXERCISES: dict[str, Exercise] = {}
-_LOADED = False
+_HIDDEN: dict[str, list[HiddenCheck]] = {}
+_LOADED: set[str] = set()  # "checks", "hidden": which modules of every lesson are imported
 
 
-def exercise(exercise_id: str, title: str) -> Callable[[CheckFunction], CheckFunction]:
-    """Register ``fn`` as the check of ``exercise_id``; its parameters name the evidence."""
+def _require_own_lesson(exercise_id: str, module: str) -> None:
+    """A lesson declares only its own exercises ("4.x" in lesson04), so ids never collide."""
+    from coursetools.lessons import lesson_number
+
+    number = lesson_number(module)
+    if number is not None and exercise_id.partition(".")[0] != str(number):
+        raise ValueError(f"{module} declares exercise {exercise_id}, which is not one of lesson {number}'s")
+
+
+def exercise(exercise_id: str, title: str = "", *, hidden: bool = False,
+             hint: str = "") -> Callable[[CheckFunction], CheckFunction]:
+    """Register ``fn`` as a check of ``exercise_id``; its parameters name the evidence it takes.
+
+    Visible (the default): ``title`` names the exercise, one check per exercise.
+    ``hidden=True``: any number per exercise, each with a ``hint``, the only thing the
+    learner reads when it fails (so the feedback does not reveal what is tested).
+    """
+    if hidden and not hint.strip():
+        raise ValueError("a hidden check needs a hint: it is the learner's only feedback")
+    if not hidden and not title.strip():
+        raise ValueError(f"exercise {exercise_id} needs a title")
 
     def register(fn: CheckFunction) -> CheckFunction:
-        if exercise_id in _EXERCISES:
-            raise ValueError(f"exercise {exercise_id} has two checks")
+        _require_own_lesson(exercise_id, fn.__module__)
         names = tuple(inspect.signature(fn).parameters)
-        _EXERCISES[exercise_id] = Exercise(exercise_id, title, fn, names)
+        if hidden:
+            name = f"{fn.__module__}.{fn.__qualname__}"
+            _HIDDEN.setdefault(exercise_id, []).append(HiddenCheck(exercise_id, hint, name, fn, names))
+        elif exercise_id in _EXERCISES:
+            raise ValueError(f"exercise {exercise_id} has two checks")
+        else:
+            _EXERCISES[exercise_id] = Exercise(exercise_id, title, fn, names)
         return fn
 
     return register
 
 
-def _load_check_modules() -> None:
-    """Import every module of :mod:`coursetools.checks` so its exercises register."""
-    global _LOADED
-    if _LOADED:
+def _load(kind: str) -> None:
+    """Import the ``kind`` module ("checks" or "hidden") of every lesson, once; a lesson may have no hidden one."""
+    if kind in _LOADED:
         return
-    import coursetools.checks as package
+    from coursetools.lessons import lesson_packages
 
-    for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{info.name}")
-    _LOADED = True
+    for package in lesson_packages():
+        try:
+            importlib.import_module(f"{package}.{kind}")
+        except ModuleNotFoundError as error:
+            # Hidden checks are optional, and never released: their absence is normal.
+            if kind != "hidden" or error.name != f"{package}.{kind}":
+                raise
+    _LOADED.add(kind)
 
 
 def get_exercise(exercise_id: str) -> Exercise:
-    _load_check_modules()
+    _load("checks")
     try:
         return _EXERCISES[exercise_id]
     except KeyError:
@@ -68,8 +120,19 @@ def get_exercise(exercise_id: str) -> Exercise:
 
 
 def all_exercises() -> dict[str, Exercise]:
-    _load_check_modules()
+    _load("checks")
     return dict(_EXERCISES)
+
+
+def hidden_checks() -> dict[str, list[HiddenCheck]]:
+    """Every hidden check, by exercise (none in a release: the modules are not there)."""
+    _load("checks")
+    _load("hidden")
+    return {ex: list(checks) for ex, checks in _HIDDEN.items()}
+
+
+def hidden_checks_for(exercise_id: str) -> list[HiddenCheck]:
+    return hidden_checks().get(exercise_id, [])
 
 
 def run_check(exercise_id: str, **evidence: object) -> str:

@@ -17,7 +17,8 @@ import pytest
 from keras import layers
 
 from check_helpers import assert_fails, assert_passes
-from coursetools.evidence import Unexportable, as_graded, entry_files, export_evidence, load_evidence
+from coursetools.evidence import as_graded, entry_files, export_evidence, load_evidence
+from coursetools.expect import Unexportable
 from coursetools.grading import manifest
 
 
@@ -156,7 +157,7 @@ def test_manifest_refuses_a_tree_deeper_than_the_exporter_writes():
     ids=["whole-float", "numpy-whole-float", "fraction", "string", "bool", "none"],
 )
 def test_expect_int_says_what_is_wrong(value, problem, hint):
-    from coursetools.evidence import expect_int
+    from coursetools.expect import expect_int
     from coursetools.feedback import Mistake
 
     with pytest.raises(Mistake) as caught:
@@ -169,7 +170,7 @@ def test_expect_int_says_what_is_wrong(value, problem, hint):
 
 
 def test_expect_int_accepts_python_and_numpy_integers():
-    from coursetools.evidence import expect_int
+    from coursetools.expect import expect_int
 
     for value in (1210, np.int64(1210), np.int32(1210), np.prod([10, 121])):
         assert expect_int(as_graded({"v": value})["v"]) == 1210

@@ -20,7 +20,7 @@ def test_card_has_problem_expected_found_hint_and_no_traceback():
 
 def test_check_prints_one_line(capsys):
     import numpy as np
-    from coursetools.data import dense_by_hand_example
+    from coursetools.lessons.lesson01 import dense_by_hand_example
 
     x, kernel, bias = dense_by_hand_example()
     check("1.2", y_by_hand=np.maximum(x @ kernel + bias, 0))

@@ -19,7 +19,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from coursetools.evidence import MAX_KEY_CHARS, MAX_TREE_DEPTH, MAX_TREE_ITEMS, TREE_TYPES, Unexportable, entry_files
+from coursetools.evidence import MAX_KEY_CHARS, MAX_TREE_DEPTH, MAX_TREE_ITEMS, TREE_TYPES, entry_files
+from coursetools.expect import Unexportable
 from coursetools.grading.capture import MANIFEST
 
 FILE_KINDS = {"keras": ".keras", "array": ".npy"}

@@ -1,7 +1,7 @@
 """Build the folder learners receive: lessons, exercises, data, and the feedback code.
 
 Left out on purpose: ``solutions/``, the instructor's tests, hidden checks
-(``coursetools/hidden_checks/``), version control and environments. A pristine copy
+(``coursetools/lessons/*/hidden.py``), version control and environments. A pristine copy
 of every exercise notebook goes to ``.course/pristine/`` so that ``progress`` can
 rebuild a learner's notebook from it exactly as the grader does, and
 ``.course/release.json`` records the checksum of every released file.

@@ -3,7 +3,7 @@
 Without the sandbox a learner's kernel runs as the same operating-system user as the
 grader, so it can write to the course's files on disk. Reading the pristine exercise
 notebooks and the check code into memory first means a learner who edits
-``coursetools/checks`` or ``exercises/`` on disk changes nothing for the verdict, nor
+the checks in ``coursetools/lessons`` or ``exercises/`` on disk changes nothing for the verdict, nor
 for other learners: each kernel gets a fresh private copy written from memory
 (:func:`write_library`), and the verdict process gets the snapshot itself over a pipe,
 never from disk (:mod:`.bootstrap`, which also gives it its digest).
@@ -22,7 +22,6 @@ import nbformat
 from coursetools import schema
 
 PACKAGE = "coursetools"
-HIDDEN_PACKAGE = "hidden_checks"  # coursetools/hidden_checks/: instructor-only, never released
 _SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
 
@@ -70,8 +69,9 @@ class CourseSnapshot:
 
 
 def is_hidden_path(relative: str) -> bool:
+    """A lesson's hidden checks, ``coursetools/lessons/<lesson>/hidden.py``: instructor-only, never released."""
     parts = relative.split("/")
-    return len(parts) > 1 and parts[0] == PACKAGE and parts[1] == HIDDEN_PACKAGE
+    return len(parts) == 4 and parts[:2] == [PACKAGE, "lessons"] and parts[3] == "hidden.py"
 
 
 def library_files(package_dir: Path) -> dict[str, bytes]:

@@ -51,11 +51,10 @@ def _prepare(snapshot: Any = None) -> dict[str, Any]:
     import coursetools.feedback  # noqa: F401
     import coursetools.grading.manifest  # noqa: F401
     import coursetools.placeholders  # noqa: F401
-    from coursetools.grading.hidden import load_hidden_checks
-    from coursetools.registry import all_exercises
+    from coursetools.registry import all_exercises, hidden_checks
 
     exercises = all_exercises()
-    hidden = load_hidden_checks()
+    hidden = hidden_checks()
     modules = sorted(name for name in sys.modules if name.partition(".")[0] == "coursetools")
     if snapshot is not None:
         strays = [name for name in modules if not snapshot.owns(sys.modules[name])]
@@ -78,11 +77,10 @@ def _load_message(label: str, error: BaseException) -> str:
 def judge_item(item: dict[str, Any], scratch: Path, hidden: bool, log: TextIO) -> dict[str, Any]:
     """The verdict for one exercise's evidence; never raises."""
     from coursetools.evidence import entry_files, load_evidence
-    from coursetools.feedback import CheckFailed
+    from coursetools.feedback import CheckFailed, hidden_check_failed
     from coursetools.grading import manifest
-    from coursetools.grading.hidden import failure_message, hidden_checks_for
     from coursetools.placeholders import is_not_done
-    from coursetools.registry import get_exercise, run_check
+    from coursetools.registry import get_exercise, hidden_checks_for, run_check
 
     exercise_id = str(item.get("exercise"))
     try:
@@ -135,7 +133,7 @@ def judge_item(item: dict[str, Any], scratch: Path, hidden: bool, log: TextIO) -
             except Exception:
                 print(f"[verdict] {exercise_id}: hidden check {check.name} failed: "
                       f"{traceback.format_exc(limit=3)}", file=log)
-                return {"status": FAILED, "message": failure_message(check), "hidden": check.name}
+                return {"status": FAILED, "message": hidden_check_failed(exercise_id, check.hint), "hidden": check.name}
     return {"status": PASSED, "message": line}
 
 

@@ -1,1 +1,0 @@
-"""Checks, one module per lesson. Each module registers its exercises on import."""

@@ -1,0 +1,498 @@
+"""Lesson 4 checks: correct answers written differently pass; typical mistakes are named.
+
+Every assertion goes through the grader's round trip (models saved as .keras and
+loaded in safe mode), like the learner's check cell and ``grade``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import keras
+from keras import layers
+
+from check_helpers import assert_fails, assert_passes
+from coursetools.lessons.lesson04.given import DEEP_PLAIN_LAYERS, given_deep_plain, given_residual_model
+from coursetools.lessons.lesson04.tools import BLOCK_CASES, layer_gradients, probe_residual_blocks
+from coursetools.placeholders import not_done
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Subclassed(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = layers.Dense(10, activation="softmax")
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def subclassed(width=64):
+    model = Subclassed()
+    model(np.zeros((1, width), "float32"))
+    return model
+
+
+def relu_layer():
+    return layers.Activation("relu")
+
+
+# --- 4.1 residual_block(x, filters) -----------------------------------------------------------
+
+
+def block(*, project="when-needed", add="layer", final_relu=True, second_relu=False, first_relu=True,
+          padding="same", projection_kind="conv", shortcut_relu=False, order="shortcut-first",
+          use_bias=True, batch_norm=False, skip=True, convs=2, filters_override=None):
+    """A residual_block function with one deliberate variation (or none)."""
+
+    def residual_block(x, filters):
+        filters = filters_override or filters
+        needs = x.shape[-1] != filters
+        shortcut = x
+        if project == "always" or project == "when-needed" and needs:
+            if projection_kind == "conv":
+                shortcut = layers.Conv2D(filters, 1, use_bias=use_bias)(x)
+            else:
+                shortcut = layers.Dense(filters)(x)
+            if shortcut_relu:
+                shortcut = relu_layer()(shortcut)
+        y = layers.Conv2D(filters, 3, padding=padding, activation="relu" if first_relu else None, use_bias=use_bias)(x)
+        if batch_norm:
+            y = layers.BatchNormalization()(y)
+        if convs >= 2:
+            y = layers.Conv2D(filters, 3, padding=padding, activation="relu" if second_relu else None,
+                              use_bias=use_bias)(y)
+        if not skip:
+            return relu_layer()(y)
+        pair = [shortcut, y] if order == "shortcut-first" else [y, shortcut]
+        if add == "layer":
+            out = layers.Add()(pair)
+        elif add == "function":
+            out = layers.add(pair)
+        else:
+            out = pair[0] + pair[1]
+        if not final_relu:
+            return out
+        return keras.ops.relu(out) if add == "operator" else layers.ReLU()(out) if order != "shortcut-first" else relu_layer()(out)
+
+    return residual_block
+
+
+def separate_activation_block(x, filters):
+    shortcut = x if x.shape[-1] == filters else layers.Conv2D(filters, (1, 1), padding="same")(x)
+    y = layers.Conv2D(filters, (3, 3), padding="same")(x)
+    y = layers.Activation("relu")(y)
+    y = layers.Conv2D(filters, (3, 3), padding="same")(y)
+    return layers.Activation("relu")(layers.Add()([y, shortcut]))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        block(),
+        block(add="function", order="branch-first"),
+        block(add="operator"),
+        block(projection_kind="dense"),
+        block(use_bias=False),
+        separate_activation_block,
+    ],
+    ids=["add-layer", "add-function-branch-first", "plus-operator", "dense-projection", "no-bias", "separate-activations"],
+)
+def test_4_1_accepts(fn):
+    assert_passes("4.1", blocks=probe_residual_blocks(fn))
+
+
+def returns_model(x, filters):
+    return keras.Model(x, layers.Conv2D(filters, 3, padding="same")(x))
+
+
+def own_input(x, filters):
+    inner = keras.Input(shape=x.shape[1:])
+    return block()(inner, filters)
+
+
+def three_by_three_projection(x, filters):
+    shortcut = x if x.shape[-1] == filters else layers.Conv2D(filters, 3, padding="same")(x)
+    y = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    y = layers.Conv2D(filters, 3, padding="same")(y)
+    return layers.Activation("relu")(layers.Add()([shortcut, y]))
+
+
+def returns_nothing(x, filters):
+    layers.Conv2D(filters, 3, padding="same")(x)
+
+
+@pytest.mark.parametrize(
+    "fn, phrase",
+    [
+        (block(project="never"), "Add silently repeats a single channel"),
+        (block(project="always"), "projects the shortcut although the widths already match"),
+        (block(padding="valid"), 'padding="same"'),
+        (block(final_relu=False), "not passed through ReLU"),
+        (block(final_relu=False, second_relu=True), "ReLU is applied to the branch before the Add"),
+        (block(second_relu=True), "second convolution has a ReLU"),
+        (block(first_relu=False), "first convolution has no ReLU"),
+        (block(shortcut_relu=True), "shortcut goes through a ReLU"),
+        (block(skip=False), "no skip connection"),
+        (block(convs=1), "1 3×3 convolution"),
+        (block(batch_norm=True), "layers the block does not call for"),
+        (three_by_three_projection, "projects the shortcut with a 3×3 convolution"),
+        (block(filters_override=8), "returns 8 channels"),
+        (returns_model, "not the output tensor"),
+        (own_input, "do not create a keras.Input inside it"),
+        (returns_nothing, "returned None"),
+    ],
+    ids=["never-project", "always-project", "no-padding", "no-final-relu", "relu-before-add", "relu-on-second",
+         "no-inner-relu", "relu-on-shortcut", "no-skip", "one-conv", "batch-norm", "3x3-projection", "hard-coded-filters",
+         "returns-model", "own-input", "returns-none"],
+)
+def test_4_1_rejects(fn, phrase):
+    assert_fails("4.1", phrase, blocks=probe_residual_blocks(fn))
+
+
+def test_4_1_names_the_width_that_fails():
+    """An always-identity block raises on 16 -> 8; the message says which case and why."""
+
+    def identity_unless_one(x, filters):
+        y = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        y = layers.Conv2D(filters, 3, padding="same")(y)
+        shortcut = layers.Conv2D(filters, 1)(x) if x.shape[-1] == 1 else x
+        return layers.Activation("relu")(layers.Add()([shortcut, y]))
+
+    failure = assert_fails("4.1", "16 channels", blocks=probe_residual_blocks(identity_unless_one))
+    assert "Inputs have incompatible shapes" in failure.message()
+    assert "layers.Conv2D(filters, 1)(x)" in failure.message()
+
+
+@pytest.mark.parametrize(
+    "value, phrase",
+    [(None, "not a function"), (layers.Conv2D, "not a function"), (layers.Add(), "not a function"), (3, "not a function")],
+    ids=["none", "class", "layer", "number"],
+)
+def test_4_1_wrong_kinds(value, phrase):
+    assert_fails("4.1", phrase, blocks=probe_residual_blocks(value))
+
+
+def test_4_1_placeholder_says_not_done():
+    assert_fails("4.1", "not done yet", blocks=probe_residual_blocks(not_done("4.1")))
+
+
+def test_4_1_probe_builds_one_model_per_case():
+    probes = probe_residual_blocks(block())
+    assert list(probes) == [name for name, _, _ in BLOCK_CASES]
+    for name, shape, filters in BLOCK_CASES:
+        assert tuple(probes[name].outputs[0].shape) == (None, *shape[:2], filters)
+
+
+# --- 4.2 fix a downsampling block --------------------------------------------------------------
+
+
+def strided_block(*, shortcut="strided-1x1", branch_strides=(2, 1), skip=True, channels=8, add_order=0):
+    inputs = keras.layers.Input(shape=(8, 8, channels))
+    y = layers.Conv2D(16, 3, strides=branch_strides[0], padding="same", activation="relu")(inputs)
+    y = layers.Conv2D(16, 3, strides=branch_strides[1], padding="same")(y)
+    if not skip:
+        return keras.Model(inputs, layers.Activation("relu")(y))
+    if shortcut == "strided-1x1":
+        s = layers.Conv2D(16, 1, strides=2)(inputs)
+    elif shortcut == "strided-1x1-same":
+        s = layers.Conv2D(16, (1, 1), strides=(2, 2), padding="same")(inputs)
+    elif shortcut == "1x1":
+        s = layers.Conv2D(16, 1)(inputs)
+    elif shortcut == "pool":
+        s = layers.Conv2D(16, 1)(layers.AveragePooling2D(2)(inputs))
+    elif shortcut == "3x3":
+        s = layers.Conv2D(16, 3, strides=2, padding="same")(inputs)
+    elif shortcut == "relu":
+        s = layers.Conv2D(16, 1, strides=2, activation="relu")(inputs)
+    pair = [s, y][::-1] if add_order else [s, y]
+    return keras.Model(inputs, layers.ReLU()(layers.add(pair)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: strided_block(), lambda: strided_block(shortcut="strided-1x1-same", add_order=1)],
+    ids=["strided-1x1", "same-padding-branch-first"],
+)
+def test_4_2_accepts(make):
+    assert_passes("4.2", fixed_block=make())
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda: strided_block(shortcut="1x1", branch_strides=(1, 1)), "no longer halves the image"),
+        (lambda: strided_block(shortcut="pool"), "pools on the shortcut"),
+        (lambda: strided_block(shortcut="3x3"), "with a 3×3 convolution"),
+        (lambda: strided_block(branch_strides=(1, 2)), "stride moved to the second convolution"),
+        (lambda: strided_block(shortcut="relu"), "shortcut goes through a ReLU"),
+        (lambda: strided_block(skip=False), "no skip connection"),
+        (lambda: strided_block(channels=16), "wrong input shape"),
+        (lambda: subclassed(), "not built with the functional API or Sequential"),
+        (lambda: None, "None"),
+        (lambda: keras.Input(shape=(8, 8, 8)), "symbolic KerasTensor"),
+    ],
+    ids=["no-stride", "pooling", "3x3-projection", "stride-on-second", "relu-shortcut", "no-skip", "input-shape",
+         "subclassed", "none", "symbolic"],
+)
+def test_4_2_rejects(make, phrase):
+    assert_fails("4.2", phrase, fixed_block=make())
+
+
+def test_4_2_placeholder_says_not_done():
+    assert_fails("4.2", "not done yet", fixed_block=not_done("4.2"))
+
+
+def test_4_2_the_given_code_really_raises():
+    """The exercise shows this code and its error: both must stay true."""
+    inputs = keras.Input(shape=(8, 8, 8))
+    y = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(inputs)
+    y = layers.Conv2D(16, 3, padding="same")(y)
+    with pytest.raises(ValueError, match=re.escape("Received shapes (4, 4, 16) and (8, 8, 8)")):
+        layers.Add()([y, inputs])
+
+
+# --- 4.3 wide and deep on images ----------------------------------------------------------------
+
+
+def wide_deep(*, order="wide-first", how="layer", wide="flatten", deep="average", padding="same",
+              acts=("relu", "softmax"), separate_softmax=False, concat=True, two_inputs=False, filters=8,
+              extra_dense=False):
+    image = keras.Input(shape=(8, 8, 1))
+    maps = layers.Conv2D(filters, 3, padding=padding, activation=acts[0])(image)
+    if deep == "average":
+        deep_features = layers.GlobalAveragePooling2D()(maps)
+    elif deep == "max":
+        deep_features = layers.GlobalMaxPooling2D()(maps)
+    else:
+        deep_features = layers.Flatten()(maps)
+    if wide == "flatten":
+        wide_features = layers.Flatten()(image)
+    elif wide == "reshape":
+        wide_features = layers.Reshape((64,))(image)
+    else:
+        wide_features = layers.Flatten()(layers.Rescaling(2.0)(image))
+    if two_inputs:
+        other = keras.Input(shape=(8, 8, 1))
+        wide_features = layers.Flatten()(other)
+    pair = [wide_features, deep_features] if order == "wide-first" else [deep_features, wide_features]
+    if not concat:
+        joined = deep_features
+    elif how == "layer":
+        joined = layers.Concatenate()(pair)
+    elif how == "function":
+        joined = layers.concatenate(pair, axis=1)
+    else:
+        joined = keras.ops.concatenate(pair, axis=-1)
+    if extra_dense:
+        joined = layers.Dense(72, activation="relu")(joined)
+    if separate_softmax:
+        outputs = layers.Activation("softmax")(layers.Dense(10)(joined))
+    else:
+        outputs = layers.Dense(10, activation=acts[1])(joined)
+    return keras.Model([image, other] if two_inputs else image, outputs)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: wide_deep(),
+        lambda: wide_deep(order="deep-first", how="function"),
+        lambda: wide_deep(how="ops", wide="reshape"),
+        lambda: wide_deep(separate_softmax=True, padding="valid"),
+    ],
+    ids=["concatenate-layer", "deep-first-function", "ops-concatenate-reshape", "separate-softmax-valid"],
+)
+def test_4_3_accepts(make):
+    assert_passes("4.3", wide_deep=make())
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda: wide_deep(concat=False), "no Concatenate"),
+        (lambda: wide_deep(deep="flatten"), "flattened (8 × 8 × 8 = 512) instead of pooled"),
+        (lambda: wide_deep(deep="max"), "pools the feature maps with their maximum"),
+        (lambda: wide_deep(filters=16), "kernel (3, 3, 1, 8)"),
+        (lambda: wide_deep(acts=("relu", None)), "['relu', 'linear']"),
+        (lambda: wide_deep(acts=("sigmoid", "softmax")), "['sigmoid', 'softmax']"),
+        (lambda: wide_deep(wide="rescaled"), "computes something else"),
+        (lambda: wide_deep(extra_dense=True), "has 2 Dense layers"),
+        (lambda: wide_deep(two_inputs=True), "2 inputs"),
+        (lambda: given_deep_plain(), "wrong input shape"),
+        (lambda: subclassed(), "not built with the functional API or Sequential"),
+        (lambda: layers.Concatenate(), "a single layer is not a model"),
+        (lambda: keras.Model, "the class Model itself"),
+    ],
+    ids=["no-concat", "flattened-deep", "max-pool", "wrong-filters", "no-softmax", "wrong-activation",
+         "wide-changed", "extra-dense", "two-inputs", "flat-model", "subclassed", "layer", "class"],
+)
+def test_4_3_rejects(make, phrase):
+    assert_fails("4.3", phrase, wide_deep=make())
+
+
+def test_4_3_placeholder_says_not_done():
+    assert_fails("4.3", "not done yet", wide_deep=not_done("4.3"))
+
+
+# --- 4.4 predict, then run ---------------------------------------------------------------------
+
+
+def test_given_residual_model_is_what_the_exercise_prints():
+    """The exercise shows the model's code in markdown; running that code gives the same model."""
+    nb = nbformat.read(ROOT / "solutions" / "04_skip_connections.ipynb", as_version=4)
+    blocks = [re.search(r"```python\n(.*?)```", c.source, re.S) for c in nb.cells if "given_resnet" in c.source
+              and c.cell_type == "markdown"]
+    code = [b.group(1) for b in blocks if b]
+    assert len(code) == 1
+    namespace = {"keras": keras, "layers": layers}
+    exec(code[0], namespace)
+    shown, given = namespace["model"], given_residual_model()
+    assert [type(l).__name__ for l in shown.layers] == [type(l).__name__ for l in given.layers]
+    assert [w.shape for w in shown.weights] == [w.shape for w in given.weights]
+    assert tuple(shown.outputs[0].shape) == tuple(given.outputs[0].shape)
+
+
+def test_given_residual_model_numbers():
+    model = given_residual_model()
+    assert tuple(model.outputs[0].shape) == (None, 4, 4, 16)
+    assert model.count_params() == 4904
+
+
+@pytest.mark.parametrize(
+    "shape, params",
+    [((None, 4, 4, 16), 4904), ([None, 4, 4, 16], np.int64(4904)), ((4, 4, 16), 4904.0)],
+    ids=["tuple-int", "list-numpy-int", "sample-shape-float"],
+)
+def test_4_4_accepts(shape, params):
+    assert_passes("4.4", output_shape=shape, total_params=params)
+
+
+@pytest.mark.parametrize(
+    "shape, params, phrase",
+    [
+        ((None, 8, 8, 16), 4904, "halves height and width"),
+        ((None, 2, 2, 16), 4904, "does not halve again"),
+        ((None, 4, 4, 8), 4904, "last block's filters"),
+        ((None, 16), 4904, "three axes per sample"),
+        ("(None, 4, 4, 16)", 4904, "is not a shape"),
+        ((None, 4, 4, 16), 4888, "moving mean and variance"),
+        ((None, 4, 4, 16), 4872, "BatchNormalization layer is missing"),
+        ((None, 4, 4, 16), 4760, "projection on the shortcut is missing"),
+        ((None, 4, 4, 16), 4840, "biases are missing"),
+        ((None, 4, 4, 16), 616, "once per filter"),
+        ((None, 4, 4, 16), 5000, "not the model's parameter count"),
+        ((None, 4, 4, 16), 4904.5, "not a whole number"),
+        ((None, 4, 4, 16), True, "not a whole number"),
+        ((None, 4, 4, 16), None, "not a whole number"),
+    ],
+    ids=["no-stride", "halved-twice", "channels", "flattened", "string", "trainable-only", "no-bn", "no-projection",
+         "no-biases", "flat-kernels", "other", "fraction", "bool", "none"],
+)
+def test_4_4_rejects(shape, params, phrase):
+    assert_fails("4.4", phrase, output_shape=shape, total_params=params)
+
+
+def test_4_4_placeholder_says_not_done():
+    assert_fails("4.4", "not done yet", output_shape=not_done("4.4"), total_params=not_done("4.4"))
+
+
+# --- 4.5 make a deep network train -------------------------------------------------------------
+
+
+def deep(*, block=4, last_linear=True, post_relu=True, hidden=DEEP_PLAIN_LAYERS, skip="add", softmax=True,
+         nested=False):
+    inputs = keras.Input(shape=(64,))
+    x = layers.Dense(32, activation="relu")(inputs)
+    rest = hidden - 1
+    if skip == "none":
+        for _ in range(rest):
+            x = layers.Dense(32, activation="relu")(x)
+    elif skip == "long":
+        kept = x
+        for _ in range(rest):
+            x = layers.Dense(32, activation="relu")(x)
+        x = layers.Add()([kept, x])
+    else:
+        for _ in range(rest // block):
+            if nested:
+                block_in = keras.Input(shape=(32,))
+                y = block_in
+            else:
+                y = x
+            for k in range(block):
+                y = layers.Dense(32, activation=None if (last_linear and k == block - 1) else "relu")(y)
+            if nested:
+                y = keras.Model(block_in, layers.ReLU()(layers.Add()([block_in, y])))(x)
+                x = y
+                continue
+            x = x + y if skip == "operator" else layers.Add()([x, y])
+            if post_relu:
+                x = layers.Activation("relu")(x)
+    outputs = layers.Dense(10, activation="softmax" if softmax else None)(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: deep(),
+        lambda: deep(block=2),
+        lambda: deep(block=3, last_linear=False),
+        lambda: deep(block=6, skip="operator"),
+        lambda: deep(block=4, last_linear=False, post_relu=False),
+        lambda: deep(block=4, nested=True),
+    ],
+    ids=["blocks-of-4", "blocks-of-2", "blocks-of-3-all-relu", "blocks-of-6-operator", "no-relu-after-add", "nested"],
+)
+def test_4_5_accepts(make):
+    assert_passes("4.5", deep_residual=make())
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda: deep(skip="none"), "no skip connection"),
+        (given_deep_plain, "no skip connection"),
+        (lambda: deep(skip="long"), "still gets almost no gradient"),
+        (lambda: deep(block=1, last_linear=False, post_relu=False), "gradients explode"),
+        (lambda: deep(hidden=13, block=4), "does not keep the depth"),
+        (lambda: deep(softmax=False), "does not output probabilities"),
+        (lambda: subclassed(), "not built with the functional API or Sequential"),
+        (lambda: None, "None"),
+        (lambda: deep().outputs[0], "symbolic KerasTensor"),
+        (lambda: layers.Dense(32), "a single layer is not a model"),
+    ],
+    ids=["plain", "given", "long-skip", "one-layer-blocks", "shallower", "no-softmax", "subclassed", "none",
+         "symbolic", "layer"],
+)
+def test_4_5_rejects(make, phrase):
+    assert_fails("4.5", phrase, deep_residual=make())
+
+
+def test_4_5_placeholder_says_not_done():
+    assert_fails("4.5", "not done yet", deep_residual=not_done("4.5"))
+
+
+def test_layer_gradients_separates_plain_from_residual_with_margin():
+    """The thresholds of 4.5 sit far from both kinds of network, for several initialisations."""
+    from coursetools.lessons.lesson04.checks import MIN_GRADIENT
+
+    for seed in range(3):
+        plain = layer_gradients(given_deep_plain(), seed=seed)
+        residual = layer_gradients(deep(), seed=seed)
+        assert plain[:-1].max() < MIN_GRADIENT / 2
+        assert residual[:-1].min() > MIN_GRADIENT * 50
+
+
+def test_layer_gradients_leaves_the_model_alone():
+    model = deep()
+    before = [w.copy() for w in model.get_weights()]
+    layer_gradients(model)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
