@@ -29,11 +29,12 @@ import traceback
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from coursetools.grading.judge import Judge
 from coursetools.grading.outcome import ERROR, FAILED, MISSING, ExerciseResult, clip
+from coursetools.grading.protocol import JobItem, Verdict
 from coursetools.grading.run import Limits, NotebookRun, run_plan
 from coursetools.grading.sandbox import Sandbox
 from coursetools.grading.sandbox import detect as detect_sandbox
@@ -91,7 +92,7 @@ class NotebookOutcome:
     seconds: float = 0.0
     peak_rss: int = 0
     grader_fault: bool = False
-    regrade: tuple[Plan, NotebookRun, list[dict]] | None = None  # verdict lost when the verdict process died
+    regrade: tuple[Plan, NotebookRun, list[JobItem]] | None = None  # verdict lost when the verdict process died
 
 
 @dataclass
@@ -329,7 +330,7 @@ def not_done_message(exercise_id: str, names: list[str]) -> str:
     return f"{exercise_id}: not done yet."  # pragma: no cover - a placeholder never passes
 
 
-def combine(pristine: Pristine, plan: Plan, run: NotebookRun | None, verdicts: dict[str, dict]) -> list[ExerciseResult]:
+def combine(pristine: Pristine, plan: Plan, run: NotebookRun | None, verdicts: dict[str, Verdict]) -> list[ExerciseResult]:
     """One row per exercise, from the rebuild, the run and the verdicts, most serious first."""
     results = []
     for ex in pristine.exercises:
@@ -346,9 +347,8 @@ def combine(pristine: Pristine, plan: Plan, run: NotebookRun | None, verdicts: d
         elif ex_id in run.problems:
             status, message = ERROR, run.problems[ex_id]
         elif ex_id in run.captured:
-            verdict = verdicts.get(ex_id) or {"status": ERROR, "message": "the grader returned no verdict."}
-            status, message = verdict["status"], verdict["message"]
-            not_started = bool(verdict.get("not_started"))
+            verdict = verdicts.get(ex_id) or Verdict(ERROR, "the grader returned no verdict.")
+            status, message, not_started = verdict.status, verdict.message, verdict.not_started
         elif run.infrastructure:
             status, message = ERROR, GRADER_FAULT
         elif run.stopped and run.stopped_in == ex_id:
@@ -401,23 +401,23 @@ def grade_notebook(
             log.append(f"{label}: stopped: {run.stopped}\n    kernel log tail: {run.log[-600:]!r}")
         if run.infrastructure:
             log.append(f"{label}: GRADER FAULT: {run.infrastructure}\n    kernel log tail: {run.log[-1500:]!r}")
-        verdicts: dict[str, dict] = {}
+        verdicts: dict[str, Verdict] = {}
+        items: list[JobItem] = []
         if run.captured:
             if judge is None:
                 raise RuntimeError("evidence was captured but no verdict process is running")
             items = [
-                {"key": ex_id, "exercise": ex_id, "folder": str(c.folder), "evidence": c.entries,
-                 "hashes": c.hashes, "labels": dict(pristine.calls[ex_id].evidence)}
+                JobItem(ex_id, ex_id, str(c.folder), c.entries, c.hashes, dict(pristine.calls[ex_id].evidence))
                 for ex_id, c in run.captured.items()
             ]
             verdicts = judge.judge(items, label)
             for ex_id, verdict in verdicts.items():
-                if verdict.get("hidden"):
-                    log.append(f"{label}: {ex_id} failed hidden check {verdict['hidden']}")
+                if verdict.hidden:
+                    log.append(f"{label}: {ex_id} failed hidden check {verdict.hidden}")
         return NotebookOutcome(
             combine(pristine, plan, run, verdicts), plan.notes + run.notes, log, True,
             seconds=run.seconds, peak_rss=run.peak_rss, grader_fault=bool(run.infrastructure),
-            regrade=(plan, run, items) if any(v.get("retry") for v in verdicts.values()) else None,
+            regrade=(plan, run, items) if any(v.retry for v in verdicts.values()) else None,
         )
     except Exception:
         return NotebookOutcome(
@@ -533,18 +533,19 @@ def _grade_again(outcome: ClassOutcome, snapshot: CourseSnapshot, judge: Judge, 
         for lo, name, nb in redo:
             plan, run, items = nb.regrade  # type: ignore[misc]
             label = f"{lo.files.name}/{name}"
-            verdicts, crashed = {}, []
+            verdicts: dict[str, Verdict] = {}
+            crashed = []
             for item in items:
                 deaths = len(clean.deaths)
                 for key, verdict in clean.judge([item], label).items():
-                    verdicts[key] = {k: v for k, v in verdict.items() if k != "retry"}
+                    verdicts[key] = replace(verdict, retry=False)
                 if len(clean.deaths) > deaths:
-                    crashed.append(str(item["key"]))
+                    crashed.append(item.key)
             nb.results = combine(snapshot.pristine[name], plan, run, verdicts)
             nb.regrade = None
             nb.log.append(f"{label}: graded again in a clean verdict process"
                           + (f"; its evidence of {', '.join(crashed)} stopped that process too" if crashed else ""))
-            nb.log += [f"{label}: {ex_id} failed hidden check {v['hidden']}" for ex_id, v in verdicts.items() if v.get("hidden")]
+            nb.log += [f"{label}: {ex_id} failed hidden check {v.hidden}" for ex_id, v in verdicts.items() if v.hidden]
     finally:
         clean.close()
 

@@ -21,7 +21,6 @@ again in a clean process once no kernel runs. The next job starts a fresh proces
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import queue
 import signal
@@ -31,10 +30,10 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 from coursetools.grading import bootstrap, watchdog
 from coursetools.grading.outcome import ERROR
+from coursetools.grading.protocol import Answer, Job, JobItem, ProtocolError, Ready, Verdict
 from coursetools.quiet_env import QUIET_TF_ENV
 
 BOOTSTRAP_FILE = "coursetools/grading/bootstrap.py"  # in the snapshot: the program the process runs
@@ -74,6 +73,7 @@ class Judge:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._guard: watchdog.Watchdog | None = None
         self._ready = threading.Event()
+        self.info: Ready | None = None  # what the running process said when it was ready
         self.restarts = 0
         self.deaths: list[str] = []  # unexpected deaths of the verdict process, for grading.log
         self._started = time.monotonic()
@@ -143,13 +143,14 @@ class Judge:
             self._stop()
             tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-1500:] if self.log_path.exists() else ""
             raise JudgeUnavailable(f"the verdict process did not start:\n{tail}")
-        info = json.loads(line)
-        if not info.get("ready"):
+        try:
+            info = Ready.from_line(line)
+        except ProtocolError:
             self._stop()
-            raise JudgeUnavailable(f"the verdict process answered {line[:300]!r} instead of ready")
-        if info.get("digest") != self.digest:
+            raise JudgeUnavailable(f"the verdict process answered {line[:300]!r} instead of ready") from None
+        if info.digest != self.digest:
             self._stop()
-            raise JudgeUnavailable(f"the verdict process runs check code with digest {info.get('digest')!r}, "
+            raise JudgeUnavailable(f"the verdict process runs check code with digest {info.digest!r}, "
                                    f"not the snapshot's {self.digest}")
         self.info = info
         self._ready.set()
@@ -198,62 +199,72 @@ class Judge:
     def _unexpected(self, what: str) -> None:
         self.deaths.append(f"the verdict process {what}, {time.monotonic() - self._started:.1f} s after it started")
 
-    def judge(self, items: list[dict[str, Any]], label: str = "") -> dict[str, dict[str, Any]]:
-        """Verdicts keyed like ``items``; a process failure becomes ``error`` results.
+    def judge(self, items: list[JobItem], label: str = "") -> dict[str, Verdict]:
+        """Verdicts keyed like ``items``; a process failure becomes ``error`` verdicts.
 
         ``label`` names the notebook in :attr:`deaths`. Items whose verdict was lost because
-        the process died unexpectedly carry ``"retry": True``.
+        the process died unexpectedly carry ``retry=True``.
         """
         if not items:
             return {}
         with self._lock:
-            if self._process is not None and self._process.poll() is not None:
-                self._unexpected(f"{self._exit()} while it had no job")
-                self._stop()
-                self.restarts += 1
             try:
-                if self._process is None:
-                    self.start()
-                self.wait_ready()
-            except JudgeUnavailable as error:
-                self._unexpected(f"could not be started again for {label or 'a job'} "
-                                 f"({str(error).strip().splitlines()[0][:200]})")
-                self._stop()
+                self._ensure_running(label)
+            except JudgeUnavailable:
                 return self._lost(items, "could not start", retry=True)
-            job_id = next(self._ids)
-            job = {"id": job_id, "hidden": self.hidden, "items": items}
-            timed_out = False
-            self._send(json.dumps(job) + "\n")
-            try:
-                line = self._lines.get(timeout=self.job_timeout)
-            except queue.Empty:
-                line, timed_out = None, True
-            answer = None
-            if line:
-                try:
-                    answer = json.loads(line)
-                except json.JSONDecodeError:
-                    answer = None
-            if not answer or answer.get("id") != job_id:
-                retry = False
-                if timed_out:
-                    reason = f"took longer than {self.job_timeout:g} s"
-                elif self._guard and self._guard.reason:
-                    reason = f"used more than {self.memory_mb} MB of memory"
-                else:
-                    reason, retry = "stopped", True
-                    time.sleep(0.2)  # let a dying process be reaped, for its exit status
-                    self._unexpected(f"{self._exit()} while judging {label or 'a job'}")
+            job = Job(next(self._ids), self.hidden, tuple(items))
+            answer, timed_out = self._ask(job)
+            if answer is None or answer.id != job.id:
+                reason, retry = self._why_lost(timed_out, label)
                 self._stop()
                 self.restarts += 1
                 return self._lost(items, reason, retry)
-            return answer.get("results", {})
+            return answer.results
+
+    def _ensure_running(self, label: str) -> None:
+        """A ready process for the next job: a fresh one if the last one died (noted as unexpected)."""
+        if self._process is not None and self._process.poll() is not None:
+            self._unexpected(f"{self._exit()} while it had no job")
+            self._stop()
+            self.restarts += 1
+        try:
+            if self._process is None:
+                self.start()
+            self.wait_ready()
+        except JudgeUnavailable as error:
+            self._unexpected(f"could not be started again for {label or 'a job'} "
+                             f"({str(error).strip().splitlines()[0][:200]})")
+            self._stop()
+            raise
+
+    def _ask(self, job: Job) -> tuple[Answer | None, bool]:
+        """Send ``job``; its answer (None if none came or it could not be read) and whether time ran out."""
+        self._send(job.to_line())
+        try:
+            line = self._lines.get(timeout=self.job_timeout)
+        except queue.Empty:
+            return None, True
+        if not line:
+            return None, False
+        try:
+            return Answer.from_line(line), False
+        except ProtocolError:
+            return None, False
+
+    def _why_lost(self, timed_out: bool, label: str) -> tuple[str, bool]:
+        """Why a job got no answer, and whether that was an unexpected death (to judge again later)."""
+        if timed_out:
+            return f"took longer than {self.job_timeout:g} s", False
+        if self._guard and self._guard.reason:
+            return f"used more than {self.memory_mb} MB of memory", False
+        time.sleep(0.2)  # let a dying process be reaped, for its exit status
+        self._unexpected(f"{self._exit()} while judging {label or 'a job'}")
+        return "stopped", True
 
     @staticmethod
-    def _lost(items: list[dict[str, Any]], reason: str, retry: bool) -> dict[str, dict[str, Any]]:
+    def _lost(items: list[JobItem], reason: str, retry: bool) -> dict[str, Verdict]:
         message = (
             f"the grader could not judge this notebook's evidence: the verdict process {reason} "
             "while loading it. Hand in answers built from standard Keras layers and arrays."
         )
-        extra = {"retry": True} if retry else {}
-        return {str(item["key"]): {"status": ERROR, "message": message, **extra} for item in items}
+        return {item.key: Verdict(ERROR, message, retry=retry) for item in items}

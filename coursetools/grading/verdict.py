@@ -20,26 +20,27 @@ Two modes, both printing JSON on the original stdout (library chatter goes to st
 * ``verdict JOB.json``: judge one job and exit;
 * ``verdict --serve``: read one job per line on stdin, answer one line each.
 
-A job is ``{"id": ..., "hidden": bool, "items": [{"key", "exercise", "folder",
-"evidence": {name: entry}, "hashes": {file: sha256}, "labels": {name: variable}}]}``;
-the answer is ``{"id": ..., "results": {key: {"status", "message", "not_started"}}}``.
+Jobs and answers are the typed messages of :mod:`.protocol`; status names come from
+:mod:`.outcome`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-PASSED, FAILED, ERROR = "passed", "failed", "error"
+from coursetools.grading.outcome import ERROR, FAILED, PASSED
+from coursetools.grading.protocol import Answer, Job, JobItem, ProtocolError, Ready, Verdict
 
 
-def _prepare(snapshot: Any = None) -> dict[str, Any]:
+def _prepare(snapshot: Any = None) -> Ready:
     """Import everything a verdict needs now, so nothing is imported lazily later.
 
     Returns what the ready line reports. With ``snapshot`` (the bootstrap's importer),
@@ -60,7 +61,7 @@ def _prepare(snapshot: Any = None) -> dict[str, Any]:
         strays = [name for name in modules if not snapshot.owns(sys.modules[name])]
         if strays:
             raise SystemExit(f"verdict: modules not from the grader's snapshot: {strays}")
-    return {"exercises": sorted(exercises), "hidden": sum(len(v) for v in hidden.values()), "modules": modules}
+    return Ready(None, tuple(sorted(exercises)), sum(len(v) for v in hidden.values()), tuple(modules))
 
 
 def _load_message(label: str, error: BaseException) -> str:
@@ -74,86 +75,138 @@ def _load_message(label: str, error: BaseException) -> str:
     return f"`{label}` was saved but could not be loaded by the grader ({text[:200]})."
 
 
-def judge_item(item: dict[str, Any], scratch: Path, hidden: bool, log: TextIO) -> dict[str, Any]:
-    """The verdict for one exercise's evidence; never raises."""
-    from coursetools.evidence import entry_files, load_evidence
-    from coursetools.feedback import CheckFailed, hidden_check_failed
-    from coursetools.grading import manifest
-    from coursetools.placeholders import is_not_done
-    from coursetools.registry import get_exercise, hidden_checks_for, run_check
+class _Refused(Exception):
+    """A step of judging ends with this verdict (the evidence is refused or cannot be loaded)."""
 
-    exercise_id = str(item.get("exercise"))
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.message)
+        self.verdict = verdict
+
+
+def judge_item(item: JobItem, scratch: Path, hidden: bool, log: TextIO) -> Verdict:
+    """The verdict for one exercise's evidence; never raises.
+
+    Steps: validate the manifest entries again, copy the files into a private folder
+    checking their hashes, load them, run the visible check, then the hidden ones.
+    """
     try:
-        exercise = get_exercise(exercise_id)
+        entries = _validated_entries(item)
+        private = _private_copy(item, entries, scratch)
+        values = _loaded(item, entries, private, log)
+    except _Refused as refused:
+        return refused.verdict
+    return _checked(item.exercise, values, lambda: _load(entries, private), hidden, log)
+
+
+def _validated_entries(item: JobItem) -> dict[str, dict[str, Any]]:
+    from coursetools.grading import manifest
+    from coursetools.registry import get_exercise
+
+    try:
+        exercise = get_exercise(item.exercise)
     except KeyError:
-        return {"status": ERROR, "message": f"the grader has no check for exercise {exercise_id}."}
-    labels = item.get("labels") or {}
+        raise _Refused(Verdict(ERROR, f"the grader has no check for exercise {item.exercise}.")) from None
     try:
-        entries = manifest.validate(
-            {"exercise": exercise_id, "evidence": item.get("evidence")}, exercise_id, exercise.evidence
-        )
+        return manifest.validate({"exercise": item.exercise, "evidence": item.evidence}, item.exercise,
+                                 exercise.evidence)
     except manifest.ManifestError as error:
-        return {"status": ERROR, "message": f"the evidence of exercise {exercise_id} was refused ({error})."}
-    source = Path(str(item.get("folder")))
+        raise _Refused(_refused(item, error)) from None
+
+
+def _refused(item: JobItem, error: Exception) -> Verdict:
+    return Verdict(ERROR, f"the evidence of exercise {item.exercise} was refused ({error}).")
+
+
+def _private_copy(item: JobItem, entries: dict[str, dict[str, Any]], scratch: Path) -> Path:
+    """The evidence files copied into a folder of this process, each with the hash the grader recorded."""
+    from coursetools.evidence import entry_files
+    from coursetools.grading import manifest
+
+    source = Path(item.folder)
     private = Path(tempfile.mkdtemp(dir=scratch))
-    hashes = item.get("hashes") or {}
     for file in (file for entry in entries.values() for file in entry_files(entry)):
         try:
             manifest.regular_file(source / file, manifest.MAX_EVIDENCE_BYTES)
             shutil.copyfile(source / file, private / file, follow_symlinks=False)
-            if manifest.sha256(private / file) != hashes.get(file):
+            if manifest.sha256(private / file) != item.hashes.get(file):
                 raise manifest.ManifestError(f"{file} changed after it was collected")
         except (OSError, manifest.ManifestError) as error:
-            return {"status": ERROR, "message": f"the evidence of exercise {exercise_id} was refused ({error})."}
+            raise _Refused(_refused(item, error)) from None
+    return private
 
-    def load_all() -> dict[str, Any]:
-        return {name: load_evidence(entry, private) for name, entry in entries.items()}
+
+def _load(entries: dict[str, dict[str, Any]], private: Path) -> dict[str, Any]:
+    """The evidence values, loaded the safe ways (see the module docstring)."""
+    from coursetools.evidence import load_evidence
+
+    return {name: load_evidence(entry, private) for name, entry in entries.items()}
+
+
+def _loaded(item: JobItem, entries: dict[str, dict[str, Any]], private: Path, log: TextIO) -> dict[str, Any]:
+    """:func:`_load`, or the learner's message when a value cannot be loaded."""
+    from coursetools.evidence import entry_files
 
     try:
-        values = load_all()
+        return _load(entries, private)
     except Exception as error:
         name = next((n for n, e in entries.items() if entry_files(e)), "your answer")
-        print(f"[verdict] {exercise_id}: loading failed: {traceback.format_exc()}", file=log)
-        return {"status": ERROR, "message": _load_message(labels.get(name, name), error)}
+        print(f"[verdict] {item.exercise}: loading failed: {traceback.format_exc()}", file=log)
+        raise _Refused(Verdict(ERROR, _load_message(item.labels.get(name, name), error))) from None
+
+
+def _checked(exercise_id: str, values: dict[str, Any], reload: Callable[[], dict[str, Any]], hidden: bool,
+             log: TextIO) -> Verdict:
+    """The visible check's verdict; when it passes and ``hidden``, each hidden check on a fresh load."""
+    from coursetools.feedback import CheckFailed, hidden_check_failed
+    from coursetools.placeholders import is_not_done
+    from coursetools.registry import hidden_checks_for, run_check
+
     not_started = any(is_not_done(value) for value in values.values())
     try:
         line = run_check(exercise_id, **values)
     except CheckFailed as failure:
-        return {"status": FAILED, "message": failure.message(), "not_started": not_started}
+        return Verdict(FAILED, failure.message(), not_started=not_started)
     except Exception:
         print(f"[verdict] {exercise_id}: the check crashed: {traceback.format_exc()}", file=log)
-        return {"status": ERROR, "message": (
+        return Verdict(ERROR, (
             f"the check of exercise {exercise_id} could not judge your answer (it is an unusual "
-            "kind of value); your instructor can see the details in the grading log.")}
-    if hidden:
-        for check in hidden_checks_for(exercise_id):
-            try:
-                fresh = load_all()
-                check.check(**{name: fresh[name] for name in check.evidence})
-            except Exception:
-                print(f"[verdict] {exercise_id}: hidden check {check.name} failed: "
-                      f"{traceback.format_exc(limit=3)}", file=log)
-                return {"status": FAILED, "message": hidden_check_failed(exercise_id, check.hint), "hidden": check.name}
-    return {"status": PASSED, "message": line}
+            "kind of value); your instructor can see the details in the grading log."))
+    for check in hidden_checks_for(exercise_id) if hidden else ():
+        try:
+            fresh = reload()
+            check.check(**{name: fresh[name] for name in check.evidence})
+        except Exception:
+            print(f"[verdict] {exercise_id}: hidden check {check.name} failed: "
+                  f"{traceback.format_exc(limit=3)}", file=log)
+            return Verdict(FAILED, hidden_check_failed(exercise_id, check.hint), hidden=check.name)
+    return Verdict(PASSED, line)
 
 
-def judge_job(job: dict[str, Any], log: TextIO) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+def judge_job(job: Job, log: TextIO) -> Answer:
+    results: dict[str, Verdict] = {}
     with tempfile.TemporaryDirectory(prefix="verdict-") as scratch:
-        for item in job.get("items", []):
-            key = str(item.get("key"))
+        for item in job.items:
             try:
-                results[key] = judge_item(item, Path(scratch), bool(job.get("hidden", True)), log)
+                results[item.key] = judge_item(item, Path(scratch), job.hidden, log)
             except BaseException as error:  # a judge must answer for every item
-                print(f"[verdict] {key}: {traceback.format_exc()}", file=log)
-                results[key] = {"status": ERROR, "message": f"the grader could not judge this exercise ({type(error).__name__})."}
+                print(f"[verdict] {item.key}: {traceback.format_exc()}", file=log)
+                results[item.key] = Verdict(ERROR, f"the grader could not judge this exercise ({type(error).__name__}).")
     try:
         import keras
 
         keras.backend.clear_session()  # forget this learner's objects before the next job
     except Exception:
         pass
-    return {"id": job.get("id"), "results": results}
+    return Answer(job.id, results)
+
+
+def _answer(line: str, log: TextIO) -> Answer:
+    """The answer to one line of input: a job's verdicts, or why the line is not a job."""
+    try:
+        job = Job.from_line(line)
+    except ProtocolError as error:
+        return Answer(None, {}, str(error))
+    return judge_job(job, log)
 
 
 def main(argv: list[str] | None = None, *, snapshot: Any = None, digest: str | None = None) -> int:
@@ -163,22 +216,16 @@ def main(argv: list[str] | None = None, *, snapshot: Any = None, digest: str | N
     os.dup2(2, 1)  # whatever a library prints must not be mistaken for an answer
     sys.stdout = sys.stderr
     log = sys.stderr
-    prepared = _prepare(snapshot)
+    ready = _prepare(snapshot)
     if args and args[0] == "--serve":
-        protocol.write(json.dumps({"ready": True, "digest": digest, **prepared}) + "\n")
+        protocol.write(replace(ready, digest=digest).to_line())
         for line in sys.stdin:
-            try:
-                job = json.loads(line)
-            except json.JSONDecodeError:
-                protocol.write(json.dumps({"id": None, "error": "not JSON"}) + "\n")
-                continue
-            protocol.write(json.dumps(judge_job(job, log)) + "\n")
+            protocol.write(_answer(line, log).to_line())
         return 0
     if len(args) != 1:
         print("usage: verdict (--serve | JOB.json)", file=sys.stderr)
         return 2
-    job = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    protocol.write(json.dumps(judge_job(job, log)) + "\n")
+    protocol.write(_answer(Path(args[0]).read_text(encoding="utf-8"), log).to_line())
     return 0
 
 

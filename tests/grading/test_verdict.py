@@ -21,11 +21,12 @@ from coursetools.lessons.lesson01 import dense_by_hand_example
 from coursetools.grading import manifest
 from coursetools.grading import bootstrap
 from coursetools.grading.judge import BOOTSTRAP, Judge, JudgeUnavailable
+from coursetools.grading.protocol import JobItem
 from coursetools.grading.snapshot import library_files
 from fixtures.grading.classroom import ROOT
 
 
-def evidence(folder: Path, exercise: str, name: str, value=None, entry=None) -> dict:
+def evidence(folder: Path, exercise: str, name: str, value=None, entry=None) -> JobItem:
     """Write one evidence value like the capture cell does; return the job item."""
     folder.mkdir(parents=True)
     if entry is None:
@@ -42,8 +43,7 @@ def evidence(folder: Path, exercise: str, name: str, value=None, entry=None) -> 
     hashes = {}
     if "file" in entry and (folder / str(entry["file"])).is_file():
         hashes[entry["file"]] = manifest.sha256(folder / entry["file"])
-    return {"key": folder.name, "exercise": exercise, "folder": str(folder), "evidence": {name: entry},
-            "hashes": hashes, "labels": {name: "answer"}}
+    return JobItem(folder.name, exercise, str(folder), {name: entry}, hashes, {name: "answer"})
 
 
 def relu_by_hand():
@@ -71,9 +71,8 @@ def verdicts(tmp_path_factory):
     # A link to a correct file, and a file swapped after its hash was recorded.
     (ev / "link").mkdir()
     os.symlink(ev / "good-layer" / "layer.keras", ev / "link" / "layer.keras")
-    items.append({"key": "link", "exercise": "1.1", "folder": str(ev / "link"),
-                  "evidence": {"layer": {"kind": "keras", "file": "layer.keras"}},
-                  "hashes": {"layer.keras": manifest.sha256(ev / "good-layer" / "layer.keras")}})
+    items.append(JobItem("link", "1.1", str(ev / "link"), {"layer": {"kind": "keras", "file": "layer.keras"}},
+                         {"layer.keras": manifest.sha256(ev / "good-layer" / "layer.keras")}))
     swapped = evidence(ev / "swapped", "1.1", "layer", keras.layers.Dense(8, activation="relu"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -91,7 +90,7 @@ def verdicts(tmp_path_factory):
         info = judge.info
     (base / "work-visible").mkdir()
     with Judge(library, base / "work-visible", hidden=False) as judge:
-        visible = judge.judge([i for i in items if i["key"] in ("float16", "tiny-negative")])
+        visible = judge.judge([i for i in items if i.key in ("float16", "tiny-negative")])
     return with_hidden, visible, info, library, base
 
 
@@ -115,18 +114,18 @@ def verdicts(tmp_path_factory):
 )
 def test_verdict(verdicts, key, status, phrase):
     result = verdicts[0][key]
-    assert result["status"] == status, result
-    assert phrase in result["message"], result["message"]
+    assert result.status == status, result
+    assert phrase in result.message, result.message
 
 
 def test_placeholders_are_reported_as_not_started(verdicts):
-    assert verdicts[0]["not-done"]["not_started"] is True
-    assert not verdicts[0]["wrong-layer"].get("not_started")
+    assert verdicts[0]["not-done"].not_started is True
+    assert not verdicts[0]["wrong-layer"].not_started
 
 
 def test_hidden_checks_only_run_when_grading(verdicts):
-    assert verdicts[1]["float16"]["status"] == "passed"
-    assert verdicts[1]["tiny-negative"]["status"] == "passed"
+    assert verdicts[1]["float16"].status == "passed"
+    assert verdicts[1]["tiny-negative"].status == "passed"
 
 
 def test_one_shot_mode_answers_json(tmp_path):
@@ -154,11 +153,12 @@ def test_one_shot_mode_answers_json(tmp_path):
 
 def test_the_ready_process_runs_the_snapshot_and_imported_everything_first(verdicts):
     *_, info, library, base = verdicts
-    assert info["digest"] == bootstrap.digest(library)
+    assert info.digest == bootstrap.digest(library)
     for module in ("coursetools.grading.manifest", "coursetools.evidence", "coursetools.registry",
-                   "coursetools.lessons.lesson01.checks", "coursetools.lessons.lesson01.hidden"):
-        assert module in info["modules"]
-    assert info["hidden"] >= 1 and "1.1" in info["exercises"]
+                   "coursetools.lessons.lesson01.checks", "coursetools.lessons.lesson01.hidden",
+                   "coursetools.grading.protocol", "coursetools.grading.outcome"):
+        assert module in info.modules
+    assert info.hidden >= 1 and "1.1" in info.exercises
     # No copy of the check code on disk, anywhere in the verdict process's folders.
     for work in ("work-hidden", "work-visible"):
         assert not list((base / work).rglob("*.py")), "the verdict's code was written to disk"
@@ -238,14 +238,14 @@ def test_deaths_are_told_apart_from_limits_and_lost_verdicts_marked_for_retry(tm
         judge.start()
         judge.wait_ready()
         slow = judge.judge([item], "slow")["good"]  # a job over its time limit: the evidence's fault
-        assert slow["status"] == "error" and "took longer" in slow["message"] and "retry" not in slow
+        assert slow.status == "error" and "took longer" in slow.message and not slow.retry
         assert judge.deaths == []
         judge.job_timeout = 300
         judge.kill_next = True
         lost = judge.judge([item], "victim/01_layers.ipynb")["good"]
-        assert lost["status"] == "error" and lost["retry"] is True
+        assert lost.status == "error" and lost.retry is True
         assert len(judge.deaths) == 1 and "was killed by SIGKILL while judging victim/01_layers.ipynb" in judge.deaths[0]
-        assert judge.judge([item], "next")["good"]["status"] == "passed"  # a fresh process, same snapshot
+        assert judge.judge([item], "next")["good"].status == "passed"  # a fresh process, same snapshot
         os.kill(judge._process.pid, signal.SIGKILL)  # dies with no job: noticed when the run ends
         time.sleep(0.5)
     finally:
