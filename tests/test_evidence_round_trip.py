@@ -17,9 +17,9 @@ import pytest
 from keras import layers
 
 from check_helpers import assert_fails, assert_passes
+from coursetools import evidence
 from coursetools.evidence import as_graded, entry_files, export_evidence, load_evidence
 from coursetools.expect import Unexportable
-from coursetools.grading import manifest
 
 
 def test_numpy_scalars_become_plain_numbers():
@@ -105,7 +105,7 @@ def _tree_entry(tmp_path):
 
 def test_manifest_accepts_a_tree_the_exporter_wrote(tmp_path):
     entry = json.loads(json.dumps(_tree_entry(tmp_path)))
-    clean = manifest.validate_entry("data", entry)
+    clean = evidence.validate_entry("data", entry)
     assert sorted(entry_files(clean)) == ["data.0.npy", "data.1.0.npy"]
     loaded = load_evidence(clean, tmp_path)
     assert loaded["ink"][1] == 1.5 and loaded["pixels"].shape == (2, 3)
@@ -129,16 +129,16 @@ def test_manifest_accepts_a_tree_the_exporter_wrote(tmp_path):
 def test_manifest_refuses_a_forged_tree(tmp_path, forge):
     entry = json.loads(json.dumps(_tree_entry(tmp_path)))
     forge(entry)
-    with pytest.raises(manifest.ManifestError):
-        manifest.validate_entry("data", entry)
+    with pytest.raises(evidence.ManifestError):
+        evidence.validate_entry("data", entry)
 
 
 def test_manifest_refuses_a_tree_deeper_than_the_exporter_writes():
     entry = {"kind": "json", "value": 1}
     for _ in range(10):
         entry = {"kind": "tree", "type": "list", "items": [entry]}
-    with pytest.raises(manifest.ManifestError):
-        manifest.validate_entry("deep", entry)
+    with pytest.raises(evidence.ManifestError):
+        evidence.validate_entry("deep", entry)
 
 
 # --- expect_int names what it found, truthfully -------------------------------------------------

@@ -40,6 +40,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from coursetools.evidence import CAPTURE_ERROR, MISSING_NAME, SAVE, ManifestError
 from coursetools.grading import manifest, watchdog
 from coursetools.grading.outcome import clip
 from coursetools.grading.sandbox import Sandbox
@@ -232,18 +233,18 @@ def _collect(run: NotebookRun, call: CheckCall, source: Path, target: Path) -> N
     names = tuple(name for name, _ in call.evidence)
     try:
         entries, hashes = manifest.read(target, ex, names)
-    except manifest.ManifestError as error:
+    except ManifestError as error:
         run.problems[ex] = f"the evidence for exercise {ex} could not be read ({clip(error, 150)})."
         return
     for name, entry in entries.items():
-        if entry["kind"] == "missing_name":
+        if entry["kind"] == MISSING_NAME:
             missing = clip(entry["name"], 60)
             run.problems[ex] = (
                 f"`{missing}` is not defined when exercise {ex} is checked: keep the variable name "
                 f"`{missing}` that the exercise asks for, and make sure your answer cell assigns it."
             )
             return
-        if entry["kind"] == "capture_error" and entry.get("stage") == "save":
+        if entry["kind"] == CAPTURE_ERROR and entry.get("stage") == SAVE:
             message, advice = entry["message"], ""
             if entry["error"] in _OS_ERRORS:  # the kernel could not write: say so, without the grader's paths
                 message = re.sub(r":\s*'[^']*'", "", message)
@@ -254,7 +255,7 @@ def _collect(run: NotebookRun, call: CheckCall, source: Path, target: Path) -> N
                 f"{clip(message, 150)}).{advice}"
             )
             return
-        if entry["kind"] == "capture_error":
+        if entry["kind"] == CAPTURE_ERROR:
             run.problems[ex] = (
                 f"getting the value the check of {ex} needs raised {clip(entry['error'], 60)}: "
                 f"{clip(entry['message'], 150)}."

@@ -11,7 +11,8 @@ grader can refuse a process whose code is not the snapshot's. Evidence is
 loaded the only safe ways: ``.keras`` files with ``safe_mode=True`` (no lambdas, no
 unknown classes), ``.npy`` with ``allow_pickle=False``, JSON.
 
-Each manifest entry is validated again here (:mod:`.manifest`); each file is copied
+Each manifest entry is validated again here, by the evidence format's rules
+(:func:`coursetools.evidence.validate_manifest`); each file is copied
 into this process's own temporary folder and its sha256 compared with the hash the
 grader recorded when it collected it, so a file changed afterwards is refused.
 
@@ -27,7 +28,6 @@ Jobs and answers are the typed messages of :mod:`.protocol`; status names come f
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import tempfile
 import traceback
@@ -99,7 +99,7 @@ def judge_item(item: JobItem, scratch: Path, hidden: bool, log: TextIO) -> Verdi
 
 
 def _validated_entries(item: JobItem) -> dict[str, dict[str, Any]]:
-    from coursetools.grading import manifest
+    from coursetools.evidence import ManifestError, validate_manifest
     from coursetools.registry import get_exercise
 
     try:
@@ -107,9 +107,9 @@ def _validated_entries(item: JobItem) -> dict[str, dict[str, Any]]:
     except KeyError:
         raise _Refused(Verdict(ERROR, f"the grader has no check for exercise {item.exercise}.")) from None
     try:
-        return manifest.validate({"exercise": item.exercise, "evidence": item.evidence}, item.exercise,
+        return validate_manifest({"exercise": item.exercise, "evidence": item.evidence}, item.exercise,
                                  exercise.evidence)
-    except manifest.ManifestError as error:
+    except ManifestError as error:
         raise _Refused(_refused(item, error)) from None
 
 
@@ -119,19 +119,14 @@ def _refused(item: JobItem, error: Exception) -> Verdict:
 
 def _private_copy(item: JobItem, entries: dict[str, dict[str, Any]], scratch: Path) -> Path:
     """The evidence files copied into a folder of this process, each with the hash the grader recorded."""
-    from coursetools.evidence import entry_files
-    from coursetools.grading import manifest
+    from coursetools.evidence import ManifestError
+    from coursetools.grading.manifest import copy_verified
 
-    source = Path(item.folder)
     private = Path(tempfile.mkdtemp(dir=scratch))
-    for file in (file for entry in entries.values() for file in entry_files(entry)):
-        try:
-            manifest.regular_file(source / file, manifest.MAX_EVIDENCE_BYTES)
-            shutil.copyfile(source / file, private / file, follow_symlinks=False)
-            if manifest.sha256(private / file) != item.hashes.get(file):
-                raise manifest.ManifestError(f"{file} changed after it was collected")
-        except (OSError, manifest.ManifestError) as error:
-            raise _Refused(_refused(item, error)) from None
+    try:
+        copy_verified(entries, Path(item.folder), private, item.hashes)
+    except (OSError, ManifestError) as error:
+        raise _Refused(_refused(item, error)) from None
     return private
 
 

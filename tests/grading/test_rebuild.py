@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coursetools import evidence
 from coursetools.grading import manifest
 from coursetools.grading.grader import learner_name, read_learner
 from coursetools.grading.outcome import clip, safe_text
@@ -200,18 +201,18 @@ def test_malformed_check_cells_are_a_course_error(source):
     ],
 )
 def test_manifest_entries_that_break_the_rules_are_refused(entry):
-    with pytest.raises(manifest.ManifestError):
-        manifest.validate({"exercise": "1.1", "evidence": {"layer": entry}}, "1.1", ("layer",))
+    with pytest.raises(evidence.ManifestError):
+        evidence.validate_manifest({"exercise": "1.1", "evidence": {"layer": entry}}, "1.1", ("layer",))
 
 
 def test_manifest_must_match_the_exercise_and_its_names():
     good = {"kind": "keras", "file": "layer.keras"}
-    assert manifest.validate({"exercise": "1.1", "evidence": {"layer": good}}, "1.1", ("layer",)) == {"layer": good}
+    assert evidence.validate_manifest({"exercise": "1.1", "evidence": {"layer": good}}, "1.1", ("layer",)) == {"layer": good}
     for bad in ({"exercise": "1.2", "evidence": {"layer": good}},
                 {"exercise": "1.1", "evidence": {"layer": good, "extra": good}},
                 {"exercise": "1.1", "evidence": {}}):
-        with pytest.raises(manifest.ManifestError):
-            manifest.validate(bad, "1.1", ("layer",))
+        with pytest.raises(evidence.ManifestError):
+            evidence.validate_manifest(bad, "1.1", ("layer",))
 
 
 def test_evidence_files_must_be_regular_files(tmp_path):
@@ -219,7 +220,7 @@ def test_evidence_files_must_be_regular_files(tmp_path):
     (tmp_path / "layer.keras").symlink_to(tmp_path / "real.keras")
     (tmp_path / "manifest.json").write_text(json.dumps(
         {"exercise": "1.1", "evidence": {"layer": {"kind": "keras", "file": "layer.keras"}}}))
-    with pytest.raises(manifest.ManifestError, match="not a regular file"):
+    with pytest.raises(evidence.ManifestError, match="not a regular file"):
         manifest.read(tmp_path, "1.1", ("layer",))
 
 
@@ -305,10 +306,10 @@ def test_a_very_deep_folder_tree_is_not_walked(tmp_path):
 def test_manifest_json_too_deep_for_the_parser_is_refused(tmp_path):
     (tmp_path / "manifest.json").write_text('{"exercise": "1.1", "evidence": {"layer": ' + "[" * 100_000
                                             + "]" * 100_000 + "}}")
-    with pytest.raises(manifest.ManifestError, match="nested too deeply"):
+    with pytest.raises(evidence.ManifestError, match="nested too deeply"):
         manifest.read(tmp_path, "1.1", ("layer",))
     (tmp_path / "manifest.json").write_text('{"exercise": "1.1", "evidence": {"layer": ' + "7" * 5000 + "}}")
-    with pytest.raises(manifest.ManifestError, match="not valid JSON"):
+    with pytest.raises(evidence.ManifestError, match="not valid JSON"):
         manifest.read(tmp_path, "1.1", ("layer",))
 
 
@@ -319,25 +320,25 @@ def test_manifest_values_nest_no_deeper_than_the_exporter_writes(tmp_path):
     for _ in range(MAX_TREE_DEPTH + 1):  # the deepest list of lists the exporter writes as one JSON value
         value = [value]
     entry = json.loads(json.dumps(export_evidence(value, tmp_path, "v")))
-    assert entry["kind"] == "json" and manifest.validate_entry("v", entry) == entry
+    assert entry["kind"] == "json" and evidence.validate_entry("v", entry) == entry
     tree = json.loads(json.dumps(export_evidence([np.ones(2), value], tmp_path, "t")))
-    manifest.validate_entry("t", tree)  # a plain value inside a tree: one level less, as written
-    with pytest.raises(manifest.ManifestError, match="nested too deeply"):
-        manifest.validate_entry("v", {"kind": "json", "value": [value]})
-    with pytest.raises(manifest.ManifestError, match="nested too deeply"):
-        manifest.validate_entry("t", {"kind": "tree", "type": "list", "items": [{"kind": "json", "value": value}]})
+    evidence.validate_entry("t", tree)  # a plain value inside a tree: one level less, as written
+    with pytest.raises(evidence.ManifestError, match="nested too deeply"):
+        evidence.validate_entry("v", {"kind": "json", "value": [value]})
+    with pytest.raises(evidence.ManifestError, match="nested too deeply"):
+        evidence.validate_entry("t", {"kind": "tree", "type": "list", "items": [{"kind": "json", "value": value}]})
 
 
 def test_manifest_text_fields_must_be_text():
     deep: object = "x"
     for _ in range(900):
         deep = [deep]
-    entry = manifest.validate_entry("layer", {"kind": "unexportable", "description": deep, "nature": [1]})
+    entry = evidence.validate_entry("layer", {"kind": "unexportable", "description": deep, "nature": [1]})
     assert entry == {"kind": "unexportable", "description": "a value", "nature": "other"}
-    error = manifest.validate_entry("layer", {"kind": "capture_error", "error": deep, "message": {}, "stage": "save"})
+    error = evidence.validate_entry("layer", {"kind": "capture_error", "error": deep, "message": {}, "stage": "save"})
     assert error == {"kind": "capture_error", "error": "Exception", "message": "", "stage": "save"}
-    with pytest.raises(manifest.ManifestError):
-        manifest.validate_entry("layer", {"kind": "keras", "file": deep})
+    with pytest.raises(evidence.ManifestError):
+        evidence.validate_entry("layer", {"kind": "keras", "file": deep})
 
 
 def test_lone_surrogates_never_reach_a_file():
