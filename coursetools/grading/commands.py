@@ -27,7 +27,7 @@ SUSPICIOUS = 4
 
 
 def _limits(args: argparse.Namespace) -> Any:
-    from coursetools.grading.run import Limits
+    from coursetools.grading.limits import Limits
 
     return Limits(
         cell_timeout=args.cell_timeout,

@@ -35,7 +35,8 @@ from pathlib import Path
 from coursetools.grading.judge import Judge
 from coursetools.grading.outcome import ERROR, FAILED, MISSING, ExerciseResult, clip
 from coursetools.grading.protocol import JobItem, Verdict
-from coursetools.grading.run import Limits, NotebookRun, run_plan
+from coursetools.grading.limits import Limits
+from coursetools.grading.run import NotebookRun, run_plan
 from coursetools.grading.sandbox import Sandbox
 from coursetools.grading.sandbox import detect as detect_sandbox
 from coursetools.grading.snapshot import CourseSnapshot, Pristine
