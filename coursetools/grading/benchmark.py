@@ -80,7 +80,8 @@ def plain_execution(submissions: Path, workers: int, timeout: int = 600) -> tupl
 
 def run_benchmark(root: Path, *, learners: int = 30, workers: int = 2, out: Path | None = None,
                   baseline: bool = True, sandbox: bool = True) -> int:
-    from coursetools.grading.grader import GradeOptions, grade_class
+    from coursetools.grading.grader import grade_class
+    from coursetools.grading.options import GradeOptions
     from coursetools.grading.report import summary, write_report
     from coursetools.grading.snapshot import take_snapshot
 

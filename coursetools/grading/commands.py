@@ -27,7 +27,7 @@ SUSPICIOUS = 4
 
 
 def _limits(args: argparse.Namespace) -> Any:
-    from coursetools.grading.limits import Limits
+    from coursetools.grading.options import Limits
 
     return Limits(
         cell_timeout=args.cell_timeout,
@@ -62,7 +62,9 @@ def _release(args: argparse.Namespace, root: Path) -> int:
 
 
 def _grade(args: argparse.Namespace, root: Path) -> int:
-    from coursetools.grading.grader import GradeOptions, GradingError, grade_class
+    from coursetools.grading.grader import grade_class
+    from coursetools.grading.learners import GradingError
+    from coursetools.grading.options import GradeOptions
     from coursetools.grading.release import PRISTINE_DIR
     from coursetools.grading.report import summary, write_report
     from coursetools.grading.shards import ShardError, course_fingerprint, parse_shard, verdict_options, write_partial
@@ -130,7 +132,8 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _progress(args: argparse.Namespace, root: Path) -> int:
-    from coursetools.grading.grader import GradeOptions, GradingError
+    from coursetools.grading.learners import GradingError
+    from coursetools.grading.options import GradeOptions
     from coursetools.grading.progress import collect_progress, render_table
     from coursetools.grading.snapshot import CourseError
 

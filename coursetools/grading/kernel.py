@@ -26,7 +26,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 from coursetools.grading import watchdog
-from coursetools.grading.limits import Limits
+from coursetools.grading.options import Limits
 from coursetools.grading.sandbox import Sandbox
 from coursetools.quiet_env import QUIET_TF_ENV
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from coursetools.grading.grader import GradeOptions, grade_learners, read_learner
+from coursetools.grading.grader import grade_learners
+from coursetools.grading.learners import read_learner
+from coursetools.grading.options import GradeOptions
 from coursetools.grading.outcome import PASSED, ExerciseResult, clip, format_points
 from coursetools.grading.release import pristine_dir
 from coursetools.grading.snapshot import take_snapshot

@@ -35,7 +35,7 @@ from coursetools.grading.collect import Captured, collect
 from coursetools.grading.kernel import (
     RUN_MARKER, CountingClient, ipc_folder, kernel_env, log_tail, new_client, start_kernel, stop_kernel,
 )
-from coursetools.grading.limits import Limits
+from coursetools.grading.options import Limits
 from coursetools.grading.outcome import clip
 from coursetools.grading.sandbox import Sandbox
 from coursetools.grading.snapshot import CheckCall, write_library

@@ -36,7 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coursetools.grading.grader import ClassOutcome, GradeOptions, LearnerFiles, LearnerOutcome, NotebookOutcome
+from coursetools.grading.grader import ClassOutcome, LearnerOutcome
+from coursetools.grading.learners import LearnerFiles
+from coursetools.grading.notebook import NotebookOutcome
+from coursetools.grading.options import GradeOptions
 from coursetools.grading.outcome import ExerciseResult
 from coursetools.grading.report import write_report
 from coursetools.grading.snapshot import CourseSnapshot

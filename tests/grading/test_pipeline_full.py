@@ -10,7 +10,8 @@ import shutil
 
 import pytest
 
-from coursetools.grading.grader import GradeOptions, grade_class
+from coursetools.grading.grader import grade_class
+from coursetools.grading.options import GradeOptions
 from coursetools.grading.report import write_report
 from coursetools.grading.snapshot import take_snapshot
 from fixtures.grading.classroom import checksums, make_course, read_grades

@@ -12,7 +12,7 @@ import pytest
 
 from coursetools import evidence
 from coursetools.grading import manifest
-from coursetools.grading.grader import learner_name, read_learner
+from coursetools.grading.learners import learner_name, read_learner
 from coursetools.grading.outcome import clip, safe_text
 from coursetools.grading.report import feedback_name, one_line, spreadsheet_safe
 from coursetools.grading.run import capture_source, preamble_source
@@ -365,7 +365,9 @@ def test_learner_names_are_unique_readable_and_depend_on_the_folder_alone():
 
 def test_feedback_keeps_quoted_text_quoted():
     mistune = pytest.importorskip("mistune")
-    from coursetools.grading.grader import LearnerFiles, LearnerOutcome, NotebookOutcome
+    from coursetools.grading.grader import LearnerOutcome
+    from coursetools.grading.learners import LearnerFiles
+    from coursetools.grading.notebook import NotebookOutcome
     from coursetools.grading.outcome import ExerciseResult
     from coursetools.grading.report import feedback_text
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from coursetools.grading import sandbox as sandboxing
-from coursetools.grading.limits import Limits
+from coursetools.grading.options import Limits
 from coursetools.grading.run import run_plan
 from coursetools.grading.snapshot import take_snapshot
 from coursetools.grading.submission import parse_notebook, rebuild
