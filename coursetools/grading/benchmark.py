@@ -78,7 +78,7 @@ def plain_execution(submissions: Path, workers: int, timeout: int = 600) -> tupl
     return time.monotonic() - started, memory.peak_bytes, len(paths)
 
 
-def run_benchmark(root: Path, *, learners: int = 30, workers: int = 2, out: Path | None = None,
+def run_benchmark(root: Path, *, learners: int, workers: int, out: Path | None = None,
                   baseline: bool = True, sandbox: bool = True) -> int:
     from coursetools.grading.grader import grade_class
     from coursetools.grading.options import GradeOptions

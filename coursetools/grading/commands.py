@@ -21,32 +21,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from coursetools.grading.options import LIMIT_OPTIONS, GradeOptions, Limits, shown
+
 CANNOT_RUN = 2
 GRADER_FAULTS = 3
 SUSPICIOUS = 4
 
 
-def _limits(args: argparse.Namespace) -> Any:
-    from coursetools.grading.options import Limits
-
-    return Limits(
-        cell_timeout=args.cell_timeout,
-        notebook_timeout=args.notebook_timeout,
-        memory_mb=args.memory_mb,
-        max_output_kb=args.max_output_kb,
-    )
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(**{option.field: getattr(args, option.field) for option in LIMIT_OPTIONS})
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=2, help="notebooks run at once (default 2)")
-    parser.add_argument("--cell-timeout", type=float, default=120, metavar="S",
-                        help="seconds one cell may run (default 120)")
-    parser.add_argument("--notebook-timeout", type=float, default=900, metavar="S",
-                        help="seconds a whole notebook may run (default 900)")
-    parser.add_argument("--memory-mb", type=int, default=2048, metavar="MB",
-                        help="memory (RSS) a notebook's kernel may use (default 2048)")
-    parser.add_argument("--max-output-kb", type=int, default=1024, metavar="KB",
-                        help="output one learner cell may print (default 1024)")
+    """``--workers`` and the limits, their defaults and help text read from :mod:`.options` (written only there)."""
+    workers = GradeOptions().workers
+    parser.add_argument("--workers", type=int, default=workers, help=f"notebooks run at once (default {workers})")
+    limits = Limits()
+    for option in LIMIT_OPTIONS:
+        default = getattr(limits, option.field)
+        parser.add_argument(option.flag, type=type(default), default=default, metavar=option.metavar,
+                            dest=option.field, help=f"{option.help} (default {shown(default)})")
 
 
 def _release(args: argparse.Namespace, root: Path) -> int:
@@ -64,7 +58,6 @@ def _release(args: argparse.Namespace, root: Path) -> int:
 def _grade(args: argparse.Namespace, root: Path) -> int:
     from coursetools.grading.grader import grade_class
     from coursetools.grading.learners import GradingError
-    from coursetools.grading.options import GradeOptions
     from coursetools.grading.release import PRISTINE_DIR
     from coursetools.grading.report import summary, write_report
     from coursetools.grading.shards import ShardError, course_fingerprint, parse_shard, verdict_options, write_partial
@@ -133,7 +126,6 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _progress(args: argparse.Namespace, root: Path) -> int:
     from coursetools.grading.learners import GradingError
-    from coursetools.grading.options import GradeOptions
     from coursetools.grading.progress import collect_progress, render_table
     from coursetools.grading.snapshot import CourseError
 
@@ -198,8 +190,9 @@ def add_grading_commands(sub: Any, root: Path) -> None:
     progress.set_defaults(run=lambda a: _progress(a, root))
 
     bench = sub.add_parser("grade-benchmark", help="grade synthetic learners; time, memory, overhead")
-    bench.add_argument("--learners", type=int, default=30)
-    bench.add_argument("--workers", type=int, default=2)
+    bench.add_argument("--learners", type=int, default=30, help="learners in the synthetic class (default 30)")
+    bench.add_argument("--workers", type=int, default=GradeOptions().workers,
+                       help=f"notebooks graded at once (default {GradeOptions().workers})")
     bench.add_argument("--out", metavar="DIR", help="keep the synthetic class and report here")
     bench.add_argument("--no-baseline", action="store_true", help="skip timing plain execution")
     bench.add_argument("--no-sandbox", action="store_true", help="grade without the kernel sandbox")
