@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -39,11 +40,7 @@ GRAPHVIZ_HELP = (
     "your system's package manager: `sudo apt-get install graphviz` (Debian/Ubuntu), "
     "`brew install graphviz` (macOS) or `conda install graphviz`."
 )
-BUBBLEWRAP_HELP = (
-    "bubblewrap (`bwrap`) is missing, so `python -m coursetools grade` would run learners' code "
-    "unsandboxed (it warns when it does). Install it: `sudo apt-get install bubblewrap` (Debian/Ubuntu), "
-    "`sudo dnf install bubblewrap` (Fedora)."
-)
+BUBBLEWRAP_HINT = ROOT / "coursetools" / "grading" / "bubblewrap_hint.py"  # its package and install hint, said once
 
 
 def say(message: str) -> None:
@@ -106,10 +103,23 @@ def ensure_graphviz(required: bool) -> None:
     say(f"warning: {GRAPHVIZ_HELP}")
 
 
+def bubblewrap_hint() -> dict[str, str]:
+    """Bubblewrap's package, program and install hint, from the file the grader reads them from too.
+
+    Loaded by its path, not imported: the package's dependencies may not be installed yet.
+    """
+    facts = runpy.run_path(str(BUBBLEWRAP_HINT))
+    return {key: facts[key] for key in ("PACKAGE", "PROGRAM", "INSTALL_HINT")}
+
+
 def ensure_bubblewrap() -> None:
     """Classroom grading sandboxes learners' kernels with bubblewrap (Linux); install it where we may."""
-    if sys.platform.startswith("linux") and not apt_install("bubblewrap", "bwrap"):
-        say(f"warning: {BUBBLEWRAP_HELP}")
+    if not sys.platform.startswith("linux"):
+        return
+    hint = bubblewrap_hint()
+    if not apt_install(hint["PACKAGE"], hint["PROGRAM"]):
+        say(f"warning: bubblewrap (`{hint['PROGRAM']}`) is missing, so `python -m coursetools grade` would run "
+            f"learners' code unsandboxed (it warns when it does). To sandbox it, {hint['INSTALL_HINT']}.")
 
 
 def course_env() -> dict[str, str]:

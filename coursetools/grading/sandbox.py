@@ -43,12 +43,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursetools.grading.bubblewrap_hint import INSTALL_HINT, PROGRAM
+
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf",
              "fonts", "alternatives", "mime.types")
 SHM_BYTES = 64 * 2**20  # /dev/shm is memory the RSS watchdog does not see: keep it small
-INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) "
-                "or grade in a container or VM")
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def candidate() -> Sandbox | str:
     """The sandbox this machine could offer, or why there is none."""
     if not sys.platform.startswith("linux"):
         return f"kernels cannot be sandboxed on {sys.platform} (bubblewrap needs Linux)"
-    bwrap = shutil.which("bwrap")
+    bwrap = shutil.which(PROGRAM)
     if bwrap is None:
         return "bubblewrap (bwrap) is not installed"
     try:
@@ -208,4 +208,5 @@ def probe(sandbox: Sandbox) -> str | None:
 def warning(reason: str) -> str:
     return (f"WARNING: NO SANDBOX: {reason}. Learner code ran unsandboxed, as this grader's user: it could read "
             "solutions/, the hidden checks and other learners' files, rewrite other learners' hand-ins, use the "
-            f"network, leave processes behind and kill the grader. To sandbox kernels, {INSTALL_HINT}.")
+            f"network, leave processes behind and kill the grader. To sandbox kernels, {INSTALL_HINT} or grade in "
+            "a container or VM.")

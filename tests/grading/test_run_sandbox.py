@@ -217,3 +217,26 @@ def test_setup_installs_bubblewrap_or_says_how(monkeypatch, capsys):
     monkeypatch.setattr(course.sys, "platform", "darwin")  # no bubblewrap outside Linux: nothing to say
     course.ensure_bubblewrap()
     assert capsys.readouterr().out == ""
+
+
+def test_the_bubblewrap_hint_is_written_once(monkeypatch, capsys):
+    """course.py (which runs before .venv exists) and the grader's warning say the same hint, from one file."""
+    import ast
+    import subprocess
+
+    sys.path.insert(0, str(ROOT))
+    import course
+
+    source = (ROOT / "coursetools" / "grading" / "bubblewrap_hint.py").read_text(encoding="utf-8")
+    assert not [node for node in ast.walk(ast.parse(source)) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert course.bubblewrap_hint()["INSTALL_HINT"] == sandboxing.INSTALL_HINT
+    assert sandboxing.INSTALL_HINT in sandboxing.detect(False)[1]
+    monkeypatch.setattr(course.shutil, "which", lambda name: None)
+    monkeypatch.setattr(course.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(course.sys, "platform", "linux")
+    course.ensure_bubblewrap()
+    assert sandboxing.INSTALL_HINT in capsys.readouterr().out
+    # With no site-packages at all (-S), as on a machine that has nothing but Python:
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import course; print(course.bubblewrap_hint()['INSTALL_HINT'])"
+    loaded = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    assert loaded.returncode == 0 and loaded.stdout.strip() == sandboxing.INSTALL_HINT, loaded.stderr
