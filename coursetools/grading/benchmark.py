@@ -80,9 +80,7 @@ def plain_execution(submissions: Path, workers: int, timeout: int = 600) -> tupl
 
 def run_benchmark(root: Path, *, learners: int, workers: int, out: Path | None = None,
                   baseline: bool = True, sandbox: bool = True) -> int:
-    from coursetools.grading.grader import grade_class
-    from coursetools.grading.options import GradeOptions
-    from coursetools.grading.report import summary, write_report
+    """Grade a synthetic class, then (``baseline``) execute it plainly; print the figures, keep them in ``out``."""
     from coursetools.grading.snapshot import take_snapshot
 
     work = Path(tempfile.mkdtemp(prefix="grade-benchmark-"))
@@ -93,42 +91,64 @@ def run_benchmark(root: Path, *, learners: int, workers: int, out: Path | None =
         notebooks = learners * len(snapshot.pristine)
         print(f"synthetic class: {learners} learners x {len(snapshot.pristine)} notebooks = {notebooks} "
               f"notebooks; answers: {counts}")
-        started = time.monotonic()
-        with PeakMemory(os.getpid(), interval=0.2) as memory:
-            outcome = grade_class(submissions, snapshot, GradeOptions(workers=workers, sandbox=sandbox))
-        grade_wall = time.monotonic() - started
-        write_report(outcome, work / "report")
-        print(summary(outcome))
-        print(outcome.sandbox)
-        figures: dict[str, Any] = {
-            "learners": learners, "workers": workers, "notebooks": notebooks, "answers": counts,
-            "sandbox": not outcome.sandbox.startswith("WARNING"),
-            "grade_wall_s": round(grade_wall, 1),
-            "grade_notebooks_per_min": round(notebooks / grade_wall * 60, 1),
-            "grade_kernels_run": outcome.kernels,
-            "grade_peak_rss_mb": round(memory.peak_bytes / 2**20),
-            "grade_s_per_executed_notebook": round(grade_wall / max(1, outcome.kernels), 2),
-            "grader_faults": outcome.grader_faults,
-        }
+        figures: dict[str, Any] = {"learners": learners, "workers": workers, "notebooks": notebooks, "answers": counts}
+        grade_wall, kernels, grader_faults = _grade(submissions, snapshot, workers, sandbox, work / "report", figures)
         if baseline:
-            plain_wall, plain_peak, executed = plain_execution(submissions, workers)
-            figures.update({
-                "plain_wall_s": round(plain_wall, 1),
-                "plain_notebooks_per_min": round(executed / plain_wall * 60, 1),
-                "plain_peak_rss_mb": round(plain_peak / 2**20),
-                "plain_s_per_notebook": round(plain_wall / executed, 2),
-                "overhead_wall_pct": round((grade_wall / plain_wall - 1) * 100, 1),
-                "overhead_per_executed_notebook_pct": round(
-                    (grade_wall / max(1, outcome.kernels)) / (plain_wall / executed) * 100 - 100, 1),
-            })
-        width = max(len(k) for k in figures)
-        for key, value in figures.items():
-            print(f"{key.ljust(width)}  {value}")
-        if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "grade-benchmark.json").write_text(json.dumps(figures, indent=1) + "\n")
-            shutil.copytree(work / "report", out / "report", dirs_exist_ok=True)
-            print(f"written: {out / 'grade-benchmark.json'}")
-        return 0 if not outcome.grader_faults else 3
+            _execute_plainly(submissions, workers, grade_wall, kernels, figures)
+        _show(figures, work / "report", out)
+        return 0 if not grader_faults else 3
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _grade(submissions: Path, snapshot: Any, workers: int, sandbox: bool, report: Path,
+           figures: dict[str, Any]) -> tuple[float, int, int]:
+    """Grade the class with the real pipeline, sampling memory; add the figures; (wall s, kernels, grader faults)."""
+    from coursetools.grading.grader import grade_class
+    from coursetools.grading.options import GradeOptions
+    from coursetools.grading.report import summary, write_report
+
+    started = time.monotonic()
+    with PeakMemory(os.getpid(), interval=0.2) as memory:
+        outcome = grade_class(submissions, snapshot, GradeOptions(workers=workers, sandbox=sandbox))
+    grade_wall = time.monotonic() - started
+    write_report(outcome, report)
+    print(summary(outcome))
+    print(outcome.sandbox)
+    notebooks = figures["notebooks"]
+    figures.update({
+        "sandbox": not outcome.sandbox.startswith("WARNING"),
+        "grade_wall_s": round(grade_wall, 1),
+        "grade_notebooks_per_min": round(notebooks / grade_wall * 60, 1),
+        "grade_kernels_run": outcome.kernels,
+        "grade_peak_rss_mb": round(memory.peak_bytes / 2**20),
+        "grade_s_per_executed_notebook": round(grade_wall / max(1, outcome.kernels), 2),
+        "grader_faults": outcome.grader_faults,
+    })
+    return grade_wall, outcome.kernels, outcome.grader_faults
+
+
+def _execute_plainly(submissions: Path, workers: int, grade_wall: float, kernels: int, figures: dict[str, Any]) -> None:
+    """The same notebooks executed as they are; add the figures and grading's overhead over them."""
+    plain_wall, plain_peak, executed = plain_execution(submissions, workers)
+    figures.update({
+        "plain_wall_s": round(plain_wall, 1),
+        "plain_notebooks_per_min": round(executed / plain_wall * 60, 1),
+        "plain_peak_rss_mb": round(plain_peak / 2**20),
+        "plain_s_per_notebook": round(plain_wall / executed, 2),
+        "overhead_wall_pct": round((grade_wall / plain_wall - 1) * 100, 1),
+        "overhead_per_executed_notebook_pct": round(
+            (grade_wall / max(1, kernels)) / (plain_wall / executed) * 100 - 100, 1),
+    })
+
+
+def _show(figures: dict[str, Any], report: Path, out: Path | None) -> None:
+    """Print the figures; with ``out``, write them as JSON and keep the report there."""
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key.ljust(width)}  {value}")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "grade-benchmark.json").write_text(json.dumps(figures, indent=1) + "\n")
+        shutil.copytree(report, out / "report", dirs_exist_ok=True)
+        print(f"written: {out / 'grade-benchmark.json'}")

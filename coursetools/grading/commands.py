@@ -149,10 +149,20 @@ def _grade_benchmark(args: argparse.Namespace, root: Path) -> int:
 
 def add_grading_commands(sub: Any, root: Path) -> None:
     """Register the grading subcommands on the CLI's subparsers; ``root`` is the course folder."""
+    _add_release(sub, root)
+    _add_grade(sub, root)
+    _add_merge(sub)
+    _add_progress(sub, root)
+    _add_grade_benchmark(sub, root)
+
+
+def _add_release(sub: Any, root: Path) -> None:
     release = sub.add_parser("release", help="write the folder learners receive (no solutions, no hidden checks)")
     release.add_argument("out_dir", metavar="OUT_DIR")
     release.set_defaults(run=lambda a: _release(a, root))
 
+
+def _add_grade(sub: Any, root: Path) -> None:
     grade = sub.add_parser(
         "grade", help="grade a class: SUBMISSIONS_DIR/<learner>/<exercise notebook>.ipynb",
         description="Grade every learner folder of SUBMISSIONS_DIR; write grades.csv, feedback/ and grading.log.",
@@ -173,6 +183,8 @@ def add_grading_commands(sub: Any, root: Path) -> None:
                             "Indexed Job")
     grade.set_defaults(run=lambda a: _grade(a, root))
 
+
+def _add_merge(sub: Any) -> None:
     merge = sub.add_parser(
         "merge", help="combine the partial reports of grade --shard K/N into the class's report",
         description="Check that PART... are all N shards of one grading (same course, options and class), "
@@ -183,12 +195,16 @@ def add_grading_commands(sub: Any, root: Path) -> None:
     merge.add_argument("--out", required=True, metavar="REPORT_DIR")
     merge.set_defaults(run=_merge)
 
+
+def _add_progress(sub: Any, root: Path) -> None:
     progress = sub.add_parser("progress", help="your exercises: passed / failed / not started")
     progress.add_argument("--exercises", metavar="DIR", help="folder of your exercise notebooks (default exercises/)")
     _add_run_options(progress)
     progress.add_argument("--no-progress", action="store_true", help="no progress bar")
     progress.set_defaults(run=lambda a: _progress(a, root))
 
+
+def _add_grade_benchmark(sub: Any, root: Path) -> None:
     bench = sub.add_parser("grade-benchmark", help="grade synthetic learners; time, memory, overhead")
     bench.add_argument("--learners", type=int, default=30, help="learners in the synthetic class (default 30)")
     bench.add_argument("--workers", type=int, default=GradeOptions().workers,

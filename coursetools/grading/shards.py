@@ -245,6 +245,17 @@ def partial_reports(paths: list[Path]) -> list[Path]:
 
 def merge_reports(parts: list[Path], out_dir: Path) -> ClassOutcome:
     """Check that ``parts`` are the N shards of one grading, then write the class's report to ``out_dir``."""
+    loaded = _load_parts(parts, out_dir)
+    _check_same_grading(loaded)
+    _check_every_shard_once(loaded)
+    _check_every_learner_once(loaded)
+    outcome = _merged(loaded)
+    write_report(outcome, out_dir)
+    return outcome
+
+
+def _load_parts(parts: list[Path], out_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every partial report named (folders of them opened), read; never ``out_dir`` itself."""
     parts = partial_reports(parts)
     if not parts:
         raise ShardError("no partial reports to merge")
@@ -252,7 +263,11 @@ def merge_reports(parts: list[Path], out_dir: Path) -> ClassOutcome:
     for part in parts:
         if target == part.resolve():
             raise ShardError(f"--out {out_dir} is one of the partial reports: write the merged report elsewhere")
-    loaded = [(part, _load(part)) for part in parts]
+    return [(part, _load(part)) for part in parts]
+
+
+def _check_same_grading(loaded: list[tuple[Path, dict[str, Any]]]) -> None:
+    """Every part graded the same class against the same course with the same options."""
     first_part, first = loaded[0]
     for part, info in loaded[1:]:
         for key, what in (("course", "another course or release (checks, notebooks or grader code differ)"),
@@ -261,6 +276,11 @@ def merge_reports(parts: list[Path], out_dir: Path) -> ClassOutcome:
                                     "submissions folder")):
             if info[key] != first[key]:
                 raise ShardError(f"{part} was graded against {what} than {first_part}")
+
+
+def _check_every_shard_once(loaded: list[tuple[Path, dict[str, Any]]]) -> None:
+    """Shards 1..N of the same N, each given exactly once."""
+    first_part, first = loaded[0]
     count = first["shard"]["count"]
     by_index: dict[int, Path] = {}
     for part, info in loaded:
@@ -273,6 +293,10 @@ def merge_reports(parts: list[Path], out_dir: Path) -> ClassOutcome:
     missing = [f"{k}/{count}" for k in range(1, count + 1) if k not in by_index]
     if missing:
         raise ShardError(f"shard(s) {', '.join(missing)} missing: merge needs all {count} partial reports")
+
+
+def _check_every_learner_once(loaded: list[tuple[Path, dict[str, Any]]]) -> None:
+    """Every learner folder of the class graded in exactly one part."""
     graded: dict[str, Path] = {}
     for part, info in loaded:
         for entry in info["learners"]:
@@ -280,12 +304,19 @@ def merge_reports(parts: list[Path], out_dir: Path) -> ClassOutcome:
                 raise ShardError(f"learner folder {entry['name']!r} was graded twice: in {graded[entry['folder']]} "
                                  f"and {part}")
             graded[entry["folder"]] = part
+    first = loaded[0][1]
     if sorted(graded) != sorted(first["class"]):
         raise ShardError(f"the partial reports hold {len(graded)} learner(s), the class {len(first['class'])}")
+
+
+def _merged(loaded: list[tuple[Path, dict[str, Any]]]) -> ClassOutcome:
+    """The outcome one run over the whole class gives: learners in canonical order, notes and deaths by shard."""
+    first = loaded[0][1]
+    count = first["shard"]["count"]
     learners = sorted((_learner(entry) for _, info in loaded for entry in info["learners"]),
                       key=lambda lo: os.fsencode(lo.files.folder))
     ordered = [info for _, info in sorted(loaded, key=lambda item: item[1]["shard"]["index"])]
-    outcome = ClassOutcome(
+    return ClassOutcome(
         learners, list(first["class_notes"]),
         [f"shard {info['shard']['index']}/{count}: {note}" for info in ordered for note in info["notes"]],
         seconds=sum(info["seconds"] for info in ordered), kernels=sum(info["kernels"] for info in ordered),
@@ -295,8 +326,6 @@ def merge_reports(parts: list[Path], out_dir: Path) -> ClassOutcome:
                     for death in info.get("suspicious", [])],
         sandbox=_merged_sandbox(ordered, count),
     )
-    write_report(outcome, out_dir)
-    return outcome
 
 
 def _merged_sandbox(ordered: list[dict[str, Any]], count: int) -> str:
