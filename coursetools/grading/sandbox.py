@@ -16,7 +16,7 @@ sandbox of Flatpak). One ``bwrap`` process per kernel gives it:
   namespaces;
 * its own **network namespace** with nothing but its own loopback: no network at
   all, not even the host's ``localhost``. The grader talks to the kernel over
-  ZeroMQ's IPC transport (Unix sockets in a folder both can see, see :mod:`.run`):
+  ZeroMQ's IPC transport (Unix sockets in a folder both can see, see :mod:`.kernel`):
   a socket file works across network namespaces, TCP to the grader's loopback
   would not;
 * an **unprivileged identity**: when the grader runs as root, ``bwrap`` keeps only
