@@ -47,6 +47,8 @@ from coursetools.grading.snapshot import CourseSnapshot, Pristine
 
 @dataclass
 class LearnerOutcome:
+    """One learner's folder as read, and the outcome of each exercise notebook, in the course's order."""
+
     files: LearnerFiles
     notebooks: dict[str, NotebookOutcome] = field(default_factory=dict)
 
@@ -57,6 +59,8 @@ class LearnerOutcome:
 
 @dataclass
 class ClassOutcome:
+    """A grading run (or a merge of shards): every learner's outcome, and what the report says about the run."""
+
     learners: list[LearnerOutcome]
     class_notes: list[str] = field(default_factory=list)  # what discovery skipped: the same for every shard
     notes: list[str] = field(default_factory=list)  # what this run noticed (the verdict process, ...)

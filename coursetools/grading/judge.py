@@ -32,6 +32,7 @@ import uuid
 from pathlib import Path
 
 from coursetools.grading import bootstrap, watchdog
+from coursetools.grading.options import GradeOptions
 from coursetools.grading.outcome import ERROR
 from coursetools.grading.protocol import Answer, Job, JobItem, ProtocolError, Ready, Verdict
 from coursetools.quiet_env import QUIET_TF_ENV
@@ -53,9 +54,9 @@ class Judge:
         workdir: Path,
         *,
         hidden: bool = True,
-        job_timeout: float = 300.0,
+        job_timeout: float = GradeOptions.verdict_timeout,
         startup_timeout: float = 300.0,
-        memory_mb: int = 4096,
+        memory_mb: int = GradeOptions.verdict_memory_mb,
     ) -> None:
         self.library = dict(library)
         self.digest = bootstrap.digest(self.library)

@@ -44,6 +44,8 @@ UNREADABLE = (
 
 @dataclass
 class NotebookOutcome:
+    """What grading one notebook gave: its rows and notes (the learner's), its log lines and cost (the instructor's)."""
+
     results: list[ExerciseResult]
     notes: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # for the instructor only

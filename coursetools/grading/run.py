@@ -12,7 +12,7 @@ after it, the grader collects the folder (:mod:`.collect`).
 the kernel runs, start the kernel, execute the cells one by one and interpret each
 reply, then stop everything and remove the folders.
 
-Limits (:mod:`.limits`): a time limit per cell (nbclient), and a watchdog for the whole
+Limits (:mod:`.options`): a time limit per cell (nbclient), and a watchdog for the whole
 notebook's time and the kernel tree's memory (:mod:`.watchdog`). Outputs are counted,
 never kept, so a learner who prints gigabytes cannot exhaust the grader's memory.
 """
