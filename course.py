@@ -3,6 +3,7 @@
 
     python3 course.py lab      # set up, then open the course in JupyterLab
     python3 course.py test     # set up, then run the whole test suite
+    python3 course.py quick    # maintainers: check tests and static tests only, no kernels (about a minute)
     python3 course.py check    # grade your own exercises (nbval, lax mode)
     python3 course.py progress # a table of your exercises: passed / failed / not started
     python3 course.py setup    # only set up
@@ -137,6 +138,20 @@ def test(extra: list[str]) -> int:
     return code
 
 
+def quick(extra: list[str]) -> int:
+    """A maintainer's quick loop: every check test and static test, nothing that starts a kernel.
+
+    Left out: nbval on the notebooks and the grading pipeline (tests/grading), which run
+    kernels, and tests marked ``kernels``. ``python3 course.py test`` runs everything.
+    """
+    ensure_environment()
+    started = time.monotonic()
+    paths = ["tests/lessons", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").glob("test_*.py"))]
+    code = run([str(PYTHON), "-m", "pytest", "-n", "2", "-q", "-m", "not kernels", *paths, *extra])
+    say(f"quick loop finished in {time.monotonic() - started:.0f} s")
+    return code
+
+
 def check_exercises(extra: list[str]) -> int:
     """A learner's self-grading: nbval (lax) on copies of the exercise notebooks (coursetools/selfcheck.py)."""
     ensure_environment()
@@ -173,6 +188,7 @@ def lab(extra: list[str]) -> int:
 COMMANDS = {
     "lab": lab,
     "test": test,
+    "quick": quick,
     "check": check_exercises,
     "setup": lambda extra: (ensure_environment(), ensure_graphviz(required=False), ensure_bubblewrap(), 0)[-1],
     # your progress: every exercise passed / failed / not started, graded like the instructor grades

@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT))
 import course  # noqa: E402  (the set-up script, importable for its helpers)
 
 
+@pytest.mark.kernels
 def test_second_setup_skips_the_install():
     """The suite runs inside .venv, so set-up has happened; running it again must not reinstall."""
     if not course.STAMP.exists():
@@ -45,6 +46,7 @@ def test_course_and_package_agree_on_the_quiet_environment():
     assert course.QUIET_TF_ENV == QUIET_TF_ENV
 
 
+@pytest.mark.kernels
 def test_importing_keras_after_coursetools_prints_nothing_on_stderr():
     """TensorFlow's C++ start-up lines would land in notebooks as stderr output."""
     code = "import coursetools, keras, numpy as np; keras.layers.Dense(2)(np.ones((1, 3)))"
