@@ -121,6 +121,9 @@ def graded(cluster, tmp_path_factory):
                              stderr=subprocess.STDOUT, text=True)
     try:
         merged = cluster.wait(merge, JOB_TIMEOUT)
+    except BaseException:
+        whole.kill()
+        raise
     finally:
         output = whole.communicate(timeout=JOB_TIMEOUT)[0]
     shards = cluster.jobs(array)
