@@ -132,6 +132,25 @@ def test_slurm_scripts_parse():
         assert subprocess.run(["bash", "-n", str(DEPLOY / "slurm" / script)]).returncode == 0, script
 
 
+@pytest.mark.parametrize("grader, phrase", [
+    ({"GRADER_SIF": "grader.sif", "GRADER_ENV": "."}, "not both"),
+    ({}, "GRADER_SIF=path of the grader image (.sif), or GRADER_ENV=a course folder"),
+    ({"GRADER_ENV": "no-course-here"}, "no-course-here/.venv/bin/python is missing"),
+])
+def test_slurm_submit_wants_one_grader(tmp_path, grader, phrase):
+    """Refused before anything is queued: the sbatch on PATH only notes that it was called."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "sbatch").write_text(f"#!/bin/sh\ntouch {tmp_path / 'queued'}\necho 1\n")
+    (tmp_path / "bin" / "sbatch").chmod(0o755)
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "SUBMISSIONS": str(tmp_path), "WORK": str(tmp_path / "work"),
+           **grader}
+    result = subprocess.run(["bash", str(DEPLOY / "slurm" / "submit.sh")], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 or (not grader and result.returncode == 1), result.returncode
+    assert phrase in result.stderr, result.stderr
+    assert not (tmp_path / "queued").exists() and not (tmp_path / "work").exists()
+
+
 # --- Kubernetes --------------------------------------------------------------------------------
 
 def load_manifest(name: str) -> dict:
