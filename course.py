@@ -45,6 +45,12 @@ BUBBLEWRAP_HELP = (
     "unsandboxed (it warns when it does). Install it: `sudo apt-get install bubblewrap` (Debian/Ubuntu), "
     "`sudo dnf install bubblewrap` (Fedora)."
 )
+SLURM_PACKAGES = ("munge", "slurmctld", "slurmd", "slurm-client")
+SLURM_PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch")
+SLURM_HELP = (
+    "Slurm is missing, so tests/grading/test_slurm.py (the Slurm recipe on a real Slurm) is skipped. "
+    f"Install it as root: `apt-get install --no-install-recommends {' '.join(SLURM_PACKAGES)}` (Debian/Ubuntu)."
+)
 
 
 def say(message: str) -> None:
@@ -84,17 +90,27 @@ def ensure_environment() -> None:
     say(f"installed in {time.monotonic() - started:.0f} s")
 
 
+def may_apt() -> str | None:
+    """apt-get, when we may install Debian packages with it (root), else None."""
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return shutil.which("apt-get") if is_root else None
+
+
+def apt_get_install(apt: str, packages: list[str], recommends: bool = True) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run([apt, "-qq", "update"], check=False, env=env, stdout=subprocess.DEVNULL)
+    options = [] if recommends else ["--no-install-recommends"]
+    subprocess.run([apt, "-qq", "install", "-y", *options, *packages], check=False, env=env, stdout=subprocess.DEVNULL)
+
+
 def apt_install(package: str, program: str) -> bool:
     """Install a Debian package when ``program`` is missing and we may (root, apt-get); is it there now?"""
     if shutil.which(program):
         return True
-    apt = shutil.which("apt-get")
-    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    if apt and is_root:
+    apt = may_apt()
+    if apt:
         say(f"installing {program} (Debian package {package})")
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run([apt, "-qq", "update"], check=False, env=env, stdout=subprocess.DEVNULL)
-        subprocess.run([apt, "-qq", "install", "-y", package], check=False, env=env, stdout=subprocess.DEVNULL)
+        apt_get_install(apt, [package])
     return bool(shutil.which(program))
 
 
@@ -111,6 +127,21 @@ def ensure_bubblewrap() -> None:
     """Classroom grading sandboxes learners' kernels with bubblewrap (Linux); install it where we may."""
     if sys.platform.startswith("linux") and not apt_install("bubblewrap", "bwrap"):
         say(f"warning: {BUBBLEWRAP_HELP}")
+
+
+def ensure_slurm() -> None:
+    """The Slurm recipe's test runs a single-node Slurm (Debian's daemons); install them where we may."""
+    if not sys.platform.startswith("linux"):
+        return
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])  # the daemons are in sbin
+    if all(shutil.which(program, path=search) for program in SLURM_PROGRAMS):
+        return
+    apt = may_apt()
+    if apt:
+        say(f"installing Slurm for the Slurm recipe's test (Debian packages {' '.join(SLURM_PACKAGES)})")
+        apt_get_install(apt, list(SLURM_PACKAGES), recommends=False)  # recommends: 34 more plugin packages
+    if not all(shutil.which(program, path=search) for program in SLURM_PROGRAMS):
+        say(f"warning: {SLURM_HELP}")
 
 
 def course_env() -> dict[str, str]:
@@ -131,6 +162,7 @@ def test(extra: list[str]) -> int:
     ensure_environment()
     ensure_graphviz(required=True)
     ensure_bubblewrap()
+    ensure_slurm()
     started = time.monotonic()
     # testpaths (pyproject.toml): tests/, and notebooks/ + solutions/ compared strictly by nbval.
     code = run([str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadscope", "--nbval", "--nbval-current-env", *extra])

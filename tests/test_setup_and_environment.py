@@ -80,3 +80,23 @@ def test_diagram_is_an_image_when_graphviz_is_there(tmp_path, monkeypatch):
     image = diagrams.draw_model(model)
     assert image.data[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(tmp_path.iterdir()) == [], "no stray model.png in the working folder"
+
+
+def test_missing_slurm_is_installed_where_we_may_else_said(monkeypatch, capsys):
+    """`course.py test` installs Debian's Slurm as root (no recommends); elsewhere it says how, once."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Slurm's daemons are Linux programs")
+    installs = []
+    monkeypatch.setattr(course.shutil, "which", lambda name, path=None: None)
+    monkeypatch.setattr(course, "may_apt", lambda: "/usr/bin/apt-get")
+    monkeypatch.setattr(course, "apt_get_install", lambda apt, packages, recommends=True: installs.append(
+        (packages, recommends)))
+    course.ensure_slurm()
+    assert installs == [(["munge", "slurmctld", "slurmd", "slurm-client"], False)]
+    monkeypatch.setattr(course, "may_apt", lambda: None)
+    course.ensure_slurm()
+    assert len(installs) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "[course] installing Slurm for the Slurm recipe's test (Debian packages munge slurmctld slurmd slurm-client)"
+    assert lines[1:] == [f"[course] warning: {course.SLURM_HELP}"] * 2  # still missing after the install; no apt
+    assert "apt-get install --no-install-recommends munge slurmctld slurmd slurm-client" in course.SLURM_HELP
