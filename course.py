@@ -3,6 +3,7 @@
 
     python3 course.py lab      # set up, then open the course in JupyterLab
     python3 course.py test     # set up, then run the whole test suite
+    python3 course.py quick    # maintainers: check tests and static tests only, no kernels (about a minute)
     python3 course.py check    # grade your own exercises (nbval, lax mode)
     python3 course.py progress # a table of your exercises: passed / failed / not started
     python3 course.py setup    # only set up
@@ -41,6 +42,12 @@ GRAPHVIZ_HELP = (
     "`brew install graphviz` (macOS) or `conda install graphviz`."
 )
 BUBBLEWRAP_HINT = ROOT / "coursetools" / "grading" / "bubblewrap_hint.py"  # its package and install hint, said once
+SLURM_PACKAGES = ("munge", "slurmctld", "slurmd", "slurm-client")
+SLURM_PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch")
+SLURM_HELP = (
+    "Slurm is missing, so tests/grading/test_slurm.py (the Slurm recipe on a real Slurm) is skipped. "
+    f"Install it as root: `apt-get install --no-install-recommends {' '.join(SLURM_PACKAGES)}` (Debian/Ubuntu)."
+)
 
 
 def say(message: str) -> None:
@@ -80,17 +87,27 @@ def ensure_environment() -> None:
     say(f"installed in {time.monotonic() - started:.0f} s")
 
 
+def may_apt() -> str | None:
+    """apt-get, when we may install Debian packages with it (root), else None."""
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return shutil.which("apt-get") if is_root else None
+
+
+def apt_get_install(apt: str, packages: list[str], recommends: bool = True) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run([apt, "-qq", "update"], check=False, env=env, stdout=subprocess.DEVNULL)
+    options = [] if recommends else ["--no-install-recommends"]
+    subprocess.run([apt, "-qq", "install", "-y", *options, *packages], check=False, env=env, stdout=subprocess.DEVNULL)
+
+
 def apt_install(package: str, program: str) -> bool:
     """Install a Debian package when ``program`` is missing and we may (root, apt-get); is it there now?"""
     if shutil.which(program):
         return True
-    apt = shutil.which("apt-get")
-    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    if apt and is_root:
+    apt = may_apt()
+    if apt:
         say(f"installing {program} (Debian package {package})")
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run([apt, "-qq", "update"], check=False, env=env, stdout=subprocess.DEVNULL)
-        subprocess.run([apt, "-qq", "install", "-y", package], check=False, env=env, stdout=subprocess.DEVNULL)
+        apt_get_install(apt, [package])
     return bool(shutil.which(program))
 
 
@@ -122,6 +139,21 @@ def ensure_bubblewrap() -> None:
             f"learners' code unsandboxed (it warns when it does). To sandbox it, {hint['INSTALL_HINT']}.")
 
 
+def ensure_slurm() -> None:
+    """The Slurm recipe's test runs a single-node Slurm (Debian's daemons); install them where we may."""
+    if not sys.platform.startswith("linux"):
+        return
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])  # the daemons are in sbin
+    if all(shutil.which(program, path=search) for program in SLURM_PROGRAMS):
+        return
+    apt = may_apt()
+    if apt:
+        say(f"installing Slurm for the Slurm recipe's test (Debian packages {' '.join(SLURM_PACKAGES)})")
+        apt_get_install(apt, list(SLURM_PACKAGES), recommends=False)  # recommends: 34 more plugin packages
+    if not all(shutil.which(program, path=search) for program in SLURM_PROGRAMS):
+        say(f"warning: {SLURM_HELP}")
+
+
 def course_env() -> dict[str, str]:
     env = dict(os.environ)
     for key, value in QUIET_TF_ENV.items():
@@ -140,10 +172,25 @@ def test(extra: list[str]) -> int:
     ensure_environment()
     ensure_graphviz(required=True)
     ensure_bubblewrap()
+    ensure_slurm()
     started = time.monotonic()
     # testpaths (pyproject.toml): tests/, and notebooks/ + solutions/ compared strictly by nbval.
     code = run([str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadscope", "--nbval", "--nbval-current-env", *extra])
     say(f"test suite finished in {time.monotonic() - started:.0f} s")
+    return code
+
+
+def quick(extra: list[str]) -> int:
+    """A maintainer's quick loop: every check test and static test, nothing that starts a kernel.
+
+    Left out: nbval on the notebooks and the grading pipeline (tests/grading), which run
+    kernels, and tests marked ``kernels``. ``python3 course.py test`` runs everything.
+    """
+    ensure_environment()
+    started = time.monotonic()
+    paths = ["tests/lessons", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").glob("test_*.py"))]
+    code = run([str(PYTHON), "-m", "pytest", "-n", "2", "-q", "-m", "not kernels", *paths, *extra])
+    say(f"quick loop finished in {time.monotonic() - started:.0f} s")
     return code
 
 
@@ -183,6 +230,7 @@ def lab(extra: list[str]) -> int:
 COMMANDS = {
     "lab": lab,
     "test": test,
+    "quick": quick,
     "check": check_exercises,
     "setup": lambda extra: (ensure_environment(), ensure_graphviz(required=False), ensure_bubblewrap(), 0)[-1],
     # your progress: every exercise passed / failed / not started, graded like the instructor grades

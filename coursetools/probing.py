@@ -55,6 +55,36 @@ def first_line(error: BaseException, limit: int = 200) -> str:
     return f"{start} … {end}"
 
 
+# Phrases that make a line of a long Keras error the one worth quoting.
+USEFUL_PHRASES = (
+    "forgot to call `super().__init__()`",
+    "Could not locate class",
+    "must override `get_config()`",
+    "unexpected keyword argument",
+    "Unrecognized keyword arguments",
+)
+
+
+def useful_line(error: BaseException, limit: int = 300) -> str:
+    """``"Type: sentence"``: the sentence of an error that names the problem, else :func:`first_line`.
+
+    Keras wraps some errors (an unknown class met while loading becomes a ``TypeError``
+    about ``Functional`` whose *fourth* line says which class is missing).
+    """
+    text = " ".join(str(error).split())
+    for phrase in USEFUL_PHRASES:
+        at = text.find(phrase)
+        if at >= 0:
+            start = max(text.rfind(". ", 0, at), text.rfind(": ", 0, at))
+            start = 0 if start < 0 else start + 2
+            end = text.find(". ", at)
+            if 0 <= end < start + 120:  # a short sentence: the next one usually says what to do
+                end = text.find(". ", end + 2)
+            sentence = text[start:] if end < 0 else text[start:end + 1]
+            return f"{type(error).__name__}: {sentence}"[:limit]
+    return first_line(error, limit=limit)
+
+
 def activation_of(layer: Any) -> str:
     """The activation a layer applies, by name; separate ReLU/Softmax layers count too."""
     kind = type(layer).__name__
@@ -102,6 +132,34 @@ def require_bias(layer: Any, what: str) -> None:
         )
 
 
+def to_numpy(value: Any, dtype: str = "float64") -> Any:
+    """A model's output as NumPy: a tensor becomes an array, a dict or list of them stays one."""
+    import keras
+
+    if isinstance(value, dict):
+        return {key: to_numpy(item, dtype) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_numpy(item, dtype) for item in value]
+    return np.asarray(keras.ops.convert_to_numpy(value), dtype=dtype)
+
+
+def all_layers(model: Any) -> list[Any]:
+    """Every layer of a model, nested models expanded, each once, in the model's order."""
+    import keras
+
+    found: list[Any] = []
+    for layer in getattr(model, "layers", []):
+        for inner in all_layers(layer) if isinstance(layer, keras.Model) else [layer]:
+            if not any(inner is seen for seen in found):
+                found.append(inner)
+    return found
+
+
+def dense_layers(model: Any) -> list[Any]:
+    """The model's ``Dense`` layers in the order the graph runs them, inside nested models too."""
+    return [layer for layer in all_layers(model) if type(layer).__name__ == "Dense"]
+
+
 def untouched_biases(model: Any) -> bool:
     """True when the model has biases and every one is still exactly 0, as Keras creates them.
 
@@ -109,17 +167,9 @@ def untouched_biases(model: Any) -> bool:
     ran on this model; a model that trained but learned little has nonzero biases.
     (The optimizer's state is not saved with a model, so this is what a check can see.)
     """
-    biases = [w for layer in _all_layers(model) if getattr(layer, "use_bias", False) and layer.weights
+    biases = [w for layer in all_layers(model) if getattr(layer, "use_bias", False) and layer.weights
               for w in [layer.bias]]
     return bool(biases) and all(not np.any(np.asarray(b)) for b in biases)
-
-
-def _all_layers(model: Any) -> list[Any]:
-    """Every layer of a model, nested models expanded."""
-    out = []
-    for layer in getattr(model, "layers", []):
-        out += _all_layers(layer) if hasattr(layer, "layers") else [layer]
-    return out
 
 
 def output_or_mistake(model: Any, x: np.ndarray, what: str) -> np.ndarray:

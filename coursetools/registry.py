@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from coursetools.feedback import CheckFailed, Mistake, passed_line
 from coursetools.placeholders import is_not_done
@@ -34,12 +34,18 @@ CheckFunction = Callable[..., str]
 
 @dataclass(frozen=True)
 class Exercise:
-    """One auto-graded exercise: its id, title, check and evidence names."""
+    """One auto-graded exercise: its id, title, check and evidence names.
+
+    ``reports`` names the evidence that is a learner's *class*: for each, the reporter
+    factory (``"module:function"``) whose report the check judges instead of the class
+    (see :mod:`coursetools.class_runner`).
+    """
 
     id: str
     title: str
     check: CheckFunction
     evidence: tuple[str, ...]
+    reports: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,13 +73,16 @@ def _require_own_lesson(exercise_id: str, module: str) -> None:
         raise ValueError(f"{module} declares exercise {exercise_id}, which is not one of lesson {number}'s")
 
 
-def exercise(exercise_id: str, title: str = "", *, hidden: bool = False,
-             hint: str = "") -> Callable[[CheckFunction], CheckFunction]:
+def exercise(exercise_id: str, title: str = "", *, hidden: bool = False, hint: str = "",
+             reports: dict[str, str] | None = None) -> Callable[[CheckFunction], CheckFunction]:
     """Register ``fn`` as a check of ``exercise_id``; its parameters name the evidence it takes.
 
     Visible (the default): ``title`` names the exercise, one check per exercise.
     ``hidden=True``: any number per exercise, each with a ``hint``, the only thing the
     learner reads when it fails (so the feedback does not reveal what is tested).
+    ``reports={"FeatureScale": "coursetools.lessons.lesson07.tools:make_layer_reporter"}``:
+    that evidence is a learner's class; the check receives the report the factory's
+    reporter makes on it in a fresh process, from the answer's definitions only.
     """
     if hidden and not hint.strip():
         raise ValueError("a hidden check needs a hint: it is the learner's only feedback")
@@ -88,8 +97,10 @@ def exercise(exercise_id: str, title: str = "", *, hidden: bool = False,
             _HIDDEN.setdefault(exercise_id, []).append(HiddenCheck(exercise_id, hint, name, fn, names))
         elif exercise_id in _EXERCISES:
             raise ValueError(f"exercise {exercise_id} has two checks")
+        elif set(reports or {}) - set(names):
+            raise ValueError(f"exercise {exercise_id}: reports name evidence its check does not take")
         else:
-            _EXERCISES[exercise_id] = Exercise(exercise_id, title, fn, names)
+            _EXERCISES[exercise_id] = Exercise(exercise_id, title, fn, names, dict(reports or {}))
         return fn
 
     return register
@@ -167,11 +178,16 @@ def run_check_as_graded(exercise_id: str, **evidence: object) -> str:
     This is the one path to a verdict: the learner's check cell and the instructor's
     grading judge the very same values, so an answer never passes in the notebook and
     fails in ``grade`` (a NumPy scalar, a per-variable ``trainable`` flag that saving
-    drops, a Lambda layer that safe mode refuses), or the other way round.
+    drops, a Lambda layer that safe mode refuses), or the other way round. A learner's
+    class is reported on first, in a fresh process, as the grader does it.
     """
+    from coursetools.class_runner import report_in_fresh_process
     from coursetools.evidence import as_graded
 
-    return run_check(exercise_id, **as_graded(evidence))
+    ex = get_exercise(exercise_id)
+    reported = {name: report_in_fresh_process(value, exercise_id, name, ex.reports[name]) if name in ex.reports
+                else value for name, value in evidence.items()}
+    return run_check(exercise_id, **as_graded(reported))
 
 
 def check(exercise_id: str, **evidence: object) -> None:

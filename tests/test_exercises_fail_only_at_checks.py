@@ -13,8 +13,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from coursetools import schema
+
+pytestmark = pytest.mark.kernels  # starts kernels or pytest runs: not in the quick loop
 
 ROOT = Path(__file__).resolve().parent.parent
 

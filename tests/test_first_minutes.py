@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -69,6 +70,7 @@ def test_the_start_page_lists_every_lesson_in_order_with_its_exercises():
     assert "course.py progress" in text and "course.py check" in text
 
 
+@pytest.mark.kernels
 def test_executing_a_notebook_prints_no_kernel_log(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -13,6 +13,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
+pytestmark = pytest.mark.kernels  # starts kernels or pytest runs: not in the quick loop
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -15,6 +15,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 
+pytestmark = pytest.mark.kernels  # starts kernels or pytest runs: not in the quick loop
+
 def demo_notebook(path: Path, source: str, stored_ename: str = "ValueError") -> Path:
     cell = new_code_cell(source, metadata={"tags": ["raises-exception"]}, execution_count=1)
     cell.outputs = [new_output("error", ename=stored_ename, evalue="boom", traceback=[])]

@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT))
 import course  # noqa: E402  (the set-up script, importable for its helpers)
 
 
+@pytest.mark.kernels
 def test_second_setup_skips_the_install():
     """The suite runs inside .venv, so set-up has happened; running it again must not reinstall."""
     if not course.STAMP.exists():
@@ -45,6 +46,7 @@ def test_course_and_package_agree_on_the_quiet_environment():
     assert course.QUIET_TF_ENV == QUIET_TF_ENV
 
 
+@pytest.mark.kernels
 def test_importing_keras_after_coursetools_prints_nothing_on_stderr():
     """TensorFlow's C++ start-up lines would land in notebooks as stderr output."""
     code = "import coursetools, keras, numpy as np; keras.layers.Dense(2)(np.ones((1, 3)))"
@@ -78,3 +80,23 @@ def test_diagram_is_an_image_when_graphviz_is_there(tmp_path, monkeypatch):
     image = diagrams.draw_model(model)
     assert image.data[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(tmp_path.iterdir()) == [], "no stray model.png in the working folder"
+
+
+def test_missing_slurm_is_installed_where_we_may_else_said(monkeypatch, capsys):
+    """`course.py test` installs Debian's Slurm as root (no recommends); elsewhere it says how, once."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Slurm's daemons are Linux programs")
+    installs = []
+    monkeypatch.setattr(course.shutil, "which", lambda name, path=None: None)
+    monkeypatch.setattr(course, "may_apt", lambda: "/usr/bin/apt-get")
+    monkeypatch.setattr(course, "apt_get_install", lambda apt, packages, recommends=True: installs.append(
+        (packages, recommends)))
+    course.ensure_slurm()
+    assert installs == [(["munge", "slurmctld", "slurmd", "slurm-client"], False)]
+    monkeypatch.setattr(course, "may_apt", lambda: None)
+    course.ensure_slurm()
+    assert len(installs) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "[course] installing Slurm for the Slurm recipe's test (Debian packages munge slurmctld slurmd slurm-client)"
+    assert lines[1:] == [f"[course] warning: {course.SLURM_HELP}"] * 2  # still missing after the install; no apt
+    assert "apt-get install --no-install-recommends munge slurmctld slurmd slurm-client" in course.SLURM_HELP

@@ -1,12 +1,12 @@
 """The cluster recipes of deploy/grading/ run the grader the way the README says.
 
-No container engine, Slurm or Kubernetes runs here, so each recipe's commands are
-executed for real with stand-ins for the engine: a fake ``docker run`` and ``apptainer
-exec`` that run ``python -m coursetools`` with the recipe's bind mounts mapped to
-folders, a fake ``sbatch`` that runs an array's tasks one after the other, and the
-Kubernetes Job's container arguments with ``$(JOB_COMPLETION_INDEX)`` filled in per pod.
-Each recipe grades a small class (no kernel needed) in shards and merges it; the merged
-report must hold every learner. The image definition itself is checked, not built.
+No container engine or Kubernetes runs here, so those recipes' commands are executed
+for real with stand-ins for the engine: a fake ``docker run`` that runs ``python -m
+coursetools`` with the recipe's bind mounts mapped to folders (fixtures/grading/engines.py),
+and the Kubernetes Job's container arguments with ``$(JOB_COMPLETION_INDEX)`` filled in per
+pod. Each recipe grades a small class (no kernel needed) in shards and merges it; the merged
+report must hold every learner. The image definition itself is checked, not built. The
+Slurm recipe runs on a real Slurm, in tests/grading/test_slurm.py; here only its syntax is checked.
 """
 
 from __future__ import annotations
@@ -16,94 +16,23 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
 from fixtures.grading.classroom import LAYERS, PYTHON, ROOT, read_grades, write_learner
+from fixtures.grading.engines import engine_calls as logged_calls
+from fixtures.grading.engines import install_engine
 
 DEPLOY = ROOT / "deploy" / "grading"
 LEARNERS = ["ada", "bob", "cy", "dee", "eve"]
 
-# A stand-in for a container engine: runs `python -m coursetools ARGS` of `docker run ... IMAGE ARGS`
-# or `apptainer exec ... IMAGE python -m coursetools ARGS`, with paths inside the container mapped
-# to the folders bound there; every invocation is logged as JSON for the assertions.
-FAKE_ENGINE = textwrap.dedent('''\
-    #!{python}
-    import json, os, subprocess, sys
-    engine, args = os.path.basename(sys.argv[0]), sys.argv[1:]
-    with open(os.environ["FAKE_LOG"], "a") as log:
-        log.write(json.dumps([engine, *args]) + "\\n")
-    verb, args = args[0], args[1:]
-    assert (engine, verb) in (("docker", "run"), ("apptainer", "exec")), (engine, verb)
-    binds, env, i = [], {{}}, 0
-    flags = {{"--rm", "--containall", "--cleanenv", "--net"}}
-    valued = {{"--network", "--user", "-e", "-v", "--workdir", "--pwd", "--bind"}}
-    while args[i].startswith("-"):
-        if args[i] in flags:
-            i += 1
-            continue
-        assert args[i] in valued, "unknown option " + args[i]
-        option, value, i = args[i], args[i + 1], i + 2
-        if option in ("-v", "--bind"):
-            source, target, *mode = value.split(":")
-            binds.append((target, source))
-        elif option == "-e":
-            env[value] = os.environ[value]
-    image, command = args[i], args[i + 1:]
-    if engine == "apptainer":
-        assert command[:3] == ["python", "-m", "coursetools"], command
-        command = command[3:]
-        env.update({{k[len("APPTAINERENV_"):]: v for k, v in os.environ.items() if k.startswith("APPTAINERENV_")}})
-    def host(arg):
-        for target, source in sorted(binds, key=lambda b: -len(b[0])):
-            if arg == target or arg.startswith(target + "/"):
-                return source + arg[len(target):]
-        assert not arg.startswith("/"), "a path outside every bind mount: " + arg
-        return arg
-    env.update({{k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}})
-    sys.exit(subprocess.call([{python!r}, "-m", "coursetools", *map(host, command)], cwd={root!r}, env=env))
-''')
-
-# A stand-in for sbatch: runs the script at once, an array's tasks one after the other.
-FAKE_SBATCH = textwrap.dedent('''\
-    #!{python}
-    import itertools, os, re, subprocess, sys
-    options = dict(a[2:].split("=", 1) for a in sys.argv[1:-1] if "=" in a)
-    script = sys.argv[-1]
-    counter = os.path.join(os.environ["FAKE_STATE"], "jobs")
-    job = len(open(counter).read()) if os.path.exists(counter) else 0
-    open(counter, "a").write(".")
-    job += 100
-    first, last = map(int, options["array"].split("-")) if "array" in options else (None, None)
-    tasks = range(first, last + 1) if first is not None else [None]
-    for task in tasks:
-        env = dict(os.environ, SLURM_JOB_ID=str(job), SLURM_CPUS_PER_TASK="2")
-        if task is not None:
-            env.update(SLURM_ARRAY_TASK_ID=str(task), SLURM_ARRAY_TASK_MIN=str(first),
-                       SLURM_ARRAY_TASK_MAX=str(last), SLURM_ARRAY_TASK_STEP="1",
-                       SLURM_ARRAY_TASK_COUNT=str(last - first + 1))
-        out = options["output"].replace("%A", str(job)).replace("%a", str(task)).replace("%j", str(job))
-        with open(out, "w") as log:
-            subprocess.call(["bash", script], env=env, stdout=log, stderr=subprocess.STDOUT)
-    print(job)
-''')
-
-
 def install_fakes(tmp_path: Path) -> dict[str, str]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, text in (("docker", FAKE_ENGINE), ("apptainer", FAKE_ENGINE), ("sbatch", FAKE_SBATCH)):
-        path = bin_dir / name
-        path.write_text(text.format(python=PYTHON, root=str(ROOT)))
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    (tmp_path / "state").mkdir()
-    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_LOG": str(tmp_path / "engine.log"),
-            "FAKE_STATE": str(tmp_path / "state"), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    install_engine(tmp_path / "bin", "docker")
+    return {"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "FAKE_LOG": str(tmp_path / "engine.log"),
+            "HOME": str(tmp_path), "LANG": "C.UTF-8"}
 
 
 def make_class(submissions: Path) -> None:
@@ -113,7 +42,7 @@ def make_class(submissions: Path) -> None:
 
 
 def engine_calls(env: dict[str, str]) -> list[list[str]]:
-    return [json.loads(line) for line in Path(env["FAKE_LOG"]).read_text().splitlines()]
+    return logged_calls(Path(env["FAKE_LOG"]))
 
 
 def assert_merged(report: Path, shards: int, parts: list[Path]) -> None:
@@ -197,23 +126,29 @@ def test_github_actions_matrix_grades_in_shards_and_merges(tmp_path):
 
 # --- Slurm -------------------------------------------------------------------------------------
 
-def test_slurm_array_grades_in_shards_and_merges(tmp_path):
+def test_slurm_scripts_parse():
+    """The recipe runs on a real Slurm in tests/grading/test_slurm.py; here only bash's syntax check."""
     for script in ("submit.sh", "grade-shard.sbatch", "merge.sbatch"):
         assert subprocess.run(["bash", "-n", str(DEPLOY / "slurm" / script)]).returncode == 0, script
-    env = install_fakes(tmp_path)
-    make_class(tmp_path / "class")
-    work = tmp_path / "work"
-    result = subprocess.run(["bash", str(DEPLOY / "slurm" / "submit.sh")], capture_output=True, text=True, timeout=600,
-                            env={**env, "GRADER_SIF": str(tmp_path / "grader.sif"), "SUBMISSIONS": str(tmp_path / "class"),
-                                 "WORK": str(work), "SHARDS": "3"})
-    logs = "\n".join(p.read_text() for p in sorted((work / "logs").glob("*"))) if (work / "logs").exists() else ""
-    assert result.returncode == 0, result.stderr + logs
-    assert "merge job" in result.stdout
-    assert_merged(work / "report", 3, sorted((work / "parts").iterdir()))
-    calls = engine_calls(env)
-    assert len(calls) == 4 and all(call[:2] == ["apptainer", "exec"] and "--containall" in call for call in calls)
-    assert all("--shard" in call and call[call.index("--shard") + 1] == "auto" for call in calls[:3])
-    assert all(f"{tmp_path / 'class'}:/submissions:ro" in call for call in calls[:3])
+
+
+@pytest.mark.parametrize("grader, phrase", [
+    ({"GRADER_SIF": "grader.sif", "GRADER_ENV": "."}, "not both"),
+    ({}, "GRADER_SIF=path of the grader image (.sif), or GRADER_ENV=a course folder"),
+    ({"GRADER_ENV": "no-course-here"}, "no-course-here/.venv/bin/python is missing"),
+])
+def test_slurm_submit_wants_one_grader(tmp_path, grader, phrase):
+    """Refused before anything is queued: the sbatch on PATH only notes that it was called."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "sbatch").write_text(f"#!/bin/sh\ntouch {tmp_path / 'queued'}\necho 1\n")
+    (tmp_path / "bin" / "sbatch").chmod(0o755)
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "SUBMISSIONS": str(tmp_path), "WORK": str(tmp_path / "work"),
+           **grader}
+    result = subprocess.run(["bash", str(DEPLOY / "slurm" / "submit.sh")], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 or (not grader and result.returncode == 1), result.returncode
+    assert phrase in result.stderr, result.stderr
+    assert not (tmp_path / "queued").exists() and not (tmp_path / "work").exists()
 
 
 # --- Kubernetes --------------------------------------------------------------------------------

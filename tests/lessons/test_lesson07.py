@@ -23,9 +23,9 @@ from coursetools.lessons.lesson07.tools import (
     old_style_data,
     port_report,
     two_way_probe,
-    useful_line,
     write_weights_file,
 )
+from coursetools.probing import useful_line
 from coursetools.placeholders import not_done
 
 register = keras.saving.register_keras_serializable

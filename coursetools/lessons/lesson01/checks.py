@@ -60,7 +60,7 @@ def _expect_numbers(value: object, what: str, hint: str) -> np.ndarray:
     return expect_array(value, what, hint=hint)
 
 
-def _shape(shape: tuple[int, ...]) -> str:
+def _shape_text(shape: tuple[int, ...]) -> str:
     return str(tuple(int(n) for n in shape))
 
 
@@ -127,7 +127,7 @@ def _wrong_shape(y: np.ndarray, x: np.ndarray, kernel: np.ndarray, bias: np.ndar
     """Name what a wrongly shaped answer did: transposed, or summed over the wrong axis."""
     expected = "shape (5, 4): one row per sample, one column per unit"
     right_sum = "a Dense layer sums over the 3 input features: x @ kernel, (5, 3) @ (3, 4) → (5, 4)"
-    found = f"shape {_shape(y.shape)}"
+    found = f"shape {_shape_text(y.shape)}"
     if y.shape == (4, 5):
         return Mistake("the result is transposed.", expected=expected, found=found,
                        hint="use x @ kernel, not kernel.T @ x.T")
@@ -175,12 +175,12 @@ def batch_axis(batch: object, one_output: object) -> str:
             raise Mistake("`batch` is a column: 3 samples of 1 feature each.", expected=expected,
                           found="shape (3, 1)", hint="the batch axis comes first: " + add_axis.split(": ")[1])
         if batch.ndim > 2 and batch.size == 3:
-            raise Mistake("`batch` has one axis too many.", expected=expected, found=f"shape {_shape(batch.shape)}",
+            raise Mistake("`batch` has one axis too many.", expected=expected, found=f"shape {_shape_text(batch.shape)}",
                           hint=add_axis)
         if batch.shape == (5, 3):
             raise Mistake("`batch` holds 5 samples, not the one reading.", expected=expected, found="shape (5, 3)",
                           hint="start from `reading`, the single sample of shape (3,)")
-        raise Mistake("`batch` has the wrong shape.", expected=expected, found=f"shape {_shape(batch.shape)}",
+        raise Mistake("`batch` has the wrong shape.", expected=expected, found=f"shape {_shape_text(batch.shape)}",
                       hint=add_axis)
     if not np.allclose(batch[0], reading, rtol=0, atol=1e-6):
         raise Mistake("`batch` holds other numbers than `reading`.", expected=f"the 3 values of `reading`",
@@ -193,7 +193,7 @@ def batch_axis(batch: object, one_output: object) -> str:
                       found="shape (4,)", hint="keep what layer(batch) returns, without indexing [0]")
     if out.shape != (1, 4):
         raise Mistake("`one_output` has the wrong shape.", expected="shape (1, 4): one sample, 4 units",
-                      found=f"shape {_shape(out.shape)}", hint="one_output = layer(batch)")
+                      found=f"shape {_shape_text(out.shape)}", hint="one_output = layer(batch)")
     if not np.allclose(out, expected, rtol=0, atol=TOLERANCE):
         raise Mistake("`one_output` is not what `layer` computes for the reading.",
                       expected="the given layer's output for `batch`",
@@ -214,11 +214,11 @@ def symbolic_or_real(values: object, symbolic_shape: object) -> str:
                       found="the (5, 3) readings", hint="call the layer: layer(readings)")
     if out.ndim == 2 and out.shape[1] == 4 and out.shape[0] != 5:
         raise Mistake(f"`values` has the output for {out.shape[0]} sample(s), not for all 5 readings.",
-                      expected="shape (5, 4): one row per reading", found=f"shape {_shape(out.shape)}",
+                      expected="shape (5, 4): one row per reading", found=f"shape {_shape_text(out.shape)}",
                       hint="call the layer on the whole batch: layer(readings)")
     if out.shape != (5, 4):
         raise Mistake("`values` has the wrong shape.", expected="shape (5, 4): 5 readings, 4 units",
-                      found=f"shape {_shape(out.shape)}", hint="values = layer(readings)")
+                      found=f"shape {_shape_text(out.shape)}", hint="values = layer(readings)")
     if not np.allclose(out, _sensor_output(readings), rtol=0, atol=TOLERANCE):
         raise Mistake("`values` is not what `layer` computes for the readings.",
                       expected="the given layer's output for `readings`",

@@ -48,7 +48,7 @@ def _steps(model: Any) -> list[Any]:
     return out
 
 
-def _dense_chain(model: Any, allowed: set[str] = frozenset()) -> tuple[list[list[Any]], list[str]]:
+def _dense_stack(model: Any, allowed: set[str] = frozenset()) -> tuple[list[list[Any]], list[str]]:
     """``[[units, activation], ...]`` for the Dense layers, and the kinds of unexpected layers.
 
     A separate activation layer right after a linear Dense is folded into it, so
@@ -90,7 +90,7 @@ def _require_built(model: Any, what: str, shape: str) -> None:
         )
 
 
-def _run(model: Any, x: np.ndarray, what: str) -> np.ndarray | None:
+def _output_or_none(model: Any, x: np.ndarray, what: str) -> np.ndarray | None:
     """The model's output on ``x``, or ``None`` if it refuses that input (see :func:`_refusal`)."""
     try:
         return output_of(model, x, what)
@@ -104,7 +104,7 @@ def _refusal(model: Any, x: np.ndarray) -> str:
     """Why the model refused ``x``: the input it was built for, else the error's first line."""
     shape = _sample_shape(model)
     if shape is not None:
-        return f"a model for inputs of shape {_shape((None,) + shape)}"
+        return f"a model for inputs of shape {_batch_shape_text((None,) + shape)}"
     try:
         output_of(model, x, "the model")
     except Exception as error:
@@ -112,7 +112,7 @@ def _refusal(model: Any, x: np.ndarray) -> str:
     return "no error"  # pragma: no cover - only called after a refusal
 
 
-def _shape(shape: tuple[int, ...]) -> str:
+def _batch_shape_text(shape: tuple[int, ...]) -> str:
     return "(None, " + ", ".join(str(n) for n in shape[1:]) + ")"
 
 
@@ -131,10 +131,10 @@ def given_stack(model: object) -> str:
         raise Mistake(
             "the model was built for the wrong input.",
             expected="samples of 64 features: keras.Input(shape=(64,))",
-            found=f"inputs of shape {_shape((None,) + shape)}",
+            found=f"inputs of shape {_batch_shape_text((None,) + shape)}",
             hint="each digit is a flat vector of 64 pixel values",
         )
-    chain, unexpected = _dense_chain(model)
+    chain, unexpected = _dense_stack(model)
     if unexpected:
         raise Mistake(
             "the stack has a layer the exercise does not ask for.",
@@ -234,11 +234,11 @@ def fixed_model(model: object) -> str:
         raise Mistake(
             "the model no longer takes 8×8 images.",
             expected="keras.Input(shape=(8, 8)), as in the broken model: the data stay images",
-            found=f"inputs of shape {_shape((None,) + shape)}",
+            found=f"inputs of shape {_batch_shape_text((None,) + shape)}",
             hint="keep the input and flatten inside the model with layers.Flatten()",
         )
     images = _test_split(flat=False)[0][:5]
-    out = _run(model, images, "`fixed`")
+    out = _output_or_none(model, images, "`fixed`")
     if out is None:
         raise Mistake(
             "the model fails on a batch of 8×8 images.",
@@ -256,7 +256,7 @@ def fixed_model(model: object) -> str:
         raise Mistake(
             "the output has the wrong shape.",
             expected="(None, 10): 10 probabilities per image",
-            found=_shape(out.shape),
+            found=_batch_shape_text(out.shape),
             hint="flatten first, and keep Dense(10, softmax) as the last layer",
         )
     steps = _steps(model)
@@ -268,7 +268,7 @@ def fixed_model(model: object) -> str:
             f"({model.count_params():,} parameters)",
             hint="put layers.Flatten() directly after keras.Input(shape=(8, 8))",
         )
-    chain, unexpected = _dense_chain(model, _RESHAPING_LAYERS)
+    chain, unexpected = _dense_stack(model, _RESHAPING_LAYERS)
     if unexpected or chain != FIXED:
         raise Mistake(
             "the layers differ from the broken model's.",
@@ -294,9 +294,9 @@ def trained_classifier(model: object) -> str:
         )
     x_flat, y_test = _test_split(flat=True)
     x_images = _test_split(flat=False)[0]
-    out = _run(model, x_flat, "`trained`")
+    out = _output_or_none(model, x_flat, "`trained`")
     if out is None:
-        out = _run(model, x_images, "`trained`")
+        out = _output_or_none(model, x_images, "`trained`")
     if out is None:
         raise Mistake(
             "the model does not accept the digits.",
@@ -308,7 +308,7 @@ def trained_classifier(model: object) -> str:
         raise Mistake(
             "the model does not give one score per digit class.",
             expected="output shape (None, 10): 10 scores per image, one per digit 0-9",
-            found=f"output shape {_shape(out.shape)}",
+            found=f"output shape {_batch_shape_text(out.shape)}",
             hint="end with Dense(10, activation=\"softmax\")",
         )
     predicted = np.argmax(out, axis=1)

@@ -34,13 +34,10 @@ def _test_digits() -> tuple[np.ndarray, np.ndarray]:
     return x_test, y_test
 
 
-def _pixels_probe() -> np.ndarray:
+def _noise_and_digits() -> np.ndarray:
     """Uniform noise AND real digits: real digits are sparse, with exact zeros and ones, and reach
     units that noise around 0.5 never activates (a wrong branch there would pass on noise alone)."""
     return np.concatenate([_probe(64), _test_digits()[0]])
-
-
-_run = output_or_mistake  # the model's one output on x, or a Mistake quoting its error
 
 
 def _require_functional(model, what: str) -> None:
@@ -63,12 +60,12 @@ def _require_functional(model, what: str) -> None:
         )
 
 
-def _shape(tensor) -> tuple:
+def _shape_of(tensor) -> tuple:
     return tuple(tensor.shape)
 
 
 def _require_one_input(model, width: int, what: str) -> None:
-    shapes = [_shape(t) for t in model.inputs]
+    shapes = [_shape_of(t) for t in model.inputs]
     if len(shapes) != 1:
         raise Mistake(
             f"{what} has {len(shapes)} inputs.",
@@ -86,7 +83,7 @@ def _require_one_input(model, width: int, what: str) -> None:
 
 
 def _require_one_output(model, width: int, what: str) -> None:
-    shapes = [_shape(t) for t in model.outputs]
+    shapes = [_shape_of(t) for t in model.outputs]
     if len(shapes) != 1:
         raise Mistake(
             f"{what} has {len(shapes)} outputs.",
@@ -108,13 +105,14 @@ def _nested_models(model) -> list:
     return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 
 
-def _dense_layers(model) -> list:
+def _top_dense_layers(model) -> list:
+    """The Dense layers at the model's top level (a nested model counts as one layer, not its insides)."""
     return [layer for layer in model.layers if type(layer).__name__ == "Dense"]
 
 
 def _same_output(model, x: np.ndarray, expected: np.ndarray) -> bool:
     try:
-        found = _run(model, x, "the model")
+        found = output_or_mistake(model, x, "the model")
     except Mistake:
         return False
     return same_values(found, expected)
@@ -143,7 +141,7 @@ def rebuild_functionally(rebuilt: object) -> str:
     _require_one_input(model, 64, "`rebuilt`")
     _require_one_output(model, 10, "`rebuilt`")
     reference = given_sequential()
-    units = [layer.units for layer in _dense_layers(model)]
+    units = [layer.units for layer in _top_dense_layers(model)]
     if units != [32, 16, 10]:
         raise Mistake(
             "`rebuilt` does not have the same layers as `given`.",
@@ -159,9 +157,9 @@ def rebuild_functionally(rebuilt: object) -> str:
             hint="copy them in this direction: rebuilt.set_weights(given.get_weights()) "
             "(if you overwrote `given`, run its cell again first)",
         )
-    x = _pixels_probe()
-    if not np.allclose(_run(model, x, "`rebuilt`"), _run(reference, x, "`given`"), atol=1e-5):
-        found = ", ".join(f"{layer.name}: {activation_of(layer)}" for layer in _dense_layers(model))
+    x = _noise_and_digits()
+    if not np.allclose(output_or_mistake(model, x, "`rebuilt`"), output_or_mistake(reference, x, "`given`"), atol=1e-5):
+        found = ", ".join(f"{layer.name}: {activation_of(layer)}" for layer in _top_dense_layers(model))
         raise Mistake(
             "`rebuilt` has the weights of `given` but computes something else.",
             expected="activations relu, relu, softmax, as in `given`",
@@ -178,8 +176,8 @@ def rebuild_functionally(rebuilt: object) -> str:
 def extract_features(feature_model: object) -> str:
     model = expect_model(feature_model, "`feature_model`")
     reference = given_sequential()
-    x = _pixels_probe()
-    found = _run(model, x, "`feature_model`")
+    x = _noise_and_digits()
+    found = output_or_mistake(model, x, "`feature_model`")
     stages = {
         32: "the output of `hidden_1`, one layer too early",
         10: "the output of `scores`, the whole classifier",
@@ -197,10 +195,10 @@ def extract_features(feature_model: object) -> str:
     import keras
 
     hidden = keras.Model(reference.inputs[0], reference.get_layer("hidden_2").output)
-    expected = _run(hidden, x, "`given`")
+    expected = output_or_mistake(hidden, x, "`given`")
     if not np.allclose(found, expected, atol=1e-5):
         if _holds_weights(model, reference.get_weights()[:4:2]):
-            shown = ", ".join(f"{layer.name}: {activation_of(layer)}" for layer in _dense_layers(model))
+            shown = ", ".join(f"{layer.name}: {activation_of(layer)}" for layer in _top_dense_layers(model))
             raise Mistake(
                 "`feature_model` has the weights of `given` but computes something else.",
                 expected="relu after `hidden_1` and after `hidden_2`, as in `given`",
@@ -231,7 +229,7 @@ HEAD_ACCURACY = 0.5  # chance is 0.10; a head trained as the statement says gets
 def _encoder_like(inner, reference) -> bool:
     """A nested model shaped like the given encoder: 64 pixels in, 16 features out, the same weight shapes."""
     try:
-        shapes_in, shapes_out = [_shape(t) for t in inner.inputs], [_shape(t) for t in inner.outputs]
+        shapes_in, shapes_out = [_shape_of(t) for t in inner.inputs], [_shape_of(t) for t in inner.outputs]
     except (AttributeError, ValueError):
         return False
     return (
@@ -250,8 +248,8 @@ def _correlation(found: list, reference: list) -> float:
 def nest_encoder(classifier: object) -> str:
     model = expect_model(classifier, "`classifier`")
     reference = given_encoder()  # rebuilt here from fixed numbers, never taken from the answer
-    x = _pixels_probe()
-    encoder_features = _run(reference, x, "the encoder")
+    x = _noise_and_digits()
+    encoder_features = output_or_mistake(reference, x, "the encoder")
     nested = _nested_models(model)
     if not nested:
         if _same_output(model, x, encoder_features):
@@ -261,7 +259,7 @@ def nest_encoder(classifier: object) -> str:
                 found=describe(model),
                 hint="build a new keras.Model whose outputs come from a new Dense layer on encoder(inputs)",
             )
-        dense = _dense_layers(model)
+        dense = _top_dense_layers(model)
         reused = any(layer.name.startswith("encode_") for layer in dense)
         raise Mistake(
             "`classifier` has no model inside it.",
@@ -286,7 +284,7 @@ def nest_encoder(classifier: object) -> str:
             found=f"{len(inner.trainable_weights)} trainable weight tensors in the encoder",
             hint="set encoder.trainable = False, then compile, then fit",
         )
-    probabilities = _run(model, x, "`classifier`")
+    probabilities = output_or_mistake(model, x, "`classifier`")
     if same_values(probabilities, encoder_features):
         raise Mistake(
             "`classifier` has no new head: its output is the encoder's 16 features.",
@@ -350,7 +348,7 @@ def _require_unchanged_encoder(inner, reference) -> None:
 
 
 def _require_trained_head(model, inner) -> None:
-    head = [layer for layer in _dense_layers(model) if layer is not inner]
+    head = [layer for layer in _top_dense_layers(model) if layer is not inner]
     for layer in head:
         require_bias(layer, "a layer of the new head")
     if head and all(not np.any(np.asarray(layer.bias)) for layer in head):
@@ -361,7 +359,7 @@ def _require_trained_head(model, inner) -> None:
             hint="compile classifier, then fit it on x_train, y_train",
         )
     x_test, y_test = _test_digits()
-    accuracy = float(np.mean(np.argmax(_run(model, x_test, "`classifier`"), axis=1) == y_test))
+    accuracy = float(np.mean(np.argmax(output_or_mistake(model, x_test, "`classifier`"), axis=1) == y_test))
     if accuracy < HEAD_ACCURACY:
         raise Mistake(
             "the new head trained but learned little.",
@@ -380,7 +378,7 @@ def repair_graph(sensor_model: object) -> str:
     _require_functional(model, "`sensor_model`")
     _require_one_input(model, 20, "`sensor_model`")
     _require_one_output(model, 3, "`sensor_model`")
-    dense = _dense_layers(model)
+    dense = _top_dense_layers(model)
     units = [layer.units for layer in dense]
     if units == [3]:
         raise Mistake(
@@ -421,10 +419,10 @@ def _require_sensor_graph(model) -> None:
     w1, b1 = rng.normal(size=(20, 8)), rng.normal(size=8)
     w2, b2 = rng.normal(size=(8, 3)), rng.normal(size=3)
     probe = keras.models.clone_model(model)  # never change the evidence
-    for layer, weights in zip(_dense_layers(probe), ([w1, b1], [w2, b2])):
+    for layer, weights in zip(_top_dense_layers(probe), ([w1, b1], [w2, b2])):
         layer.set_weights([w.astype("float32") for w in weights])
     x = np.concatenate([_probe(20) * 2 - 1, np.random.default_rng(4).normal(size=(24, 20))]).astype("float32")
-    found = _run(probe, x, "`sensor_model`")
+    found = output_or_mistake(probe, x, "`sensor_model`")
     hidden = x.astype("float64") @ w1 + b1
     if np.allclose(found, np.maximum(hidden, 0) @ w2 + b2, atol=1e-3):
         return
@@ -440,7 +438,7 @@ def _require_sensor_graph(model) -> None:
                 found=what,
                 hint="fix only how the layers are connected; keep the layers as they were",
             )
-    activations = [activation_of(layer) for layer in _dense_layers(model)]
+    activations = [activation_of(layer) for layer in _top_dense_layers(model)]
     if activations != ["relu", "linear"]:
         raise Mistake(
             "`sensor_model` changed the activations of the original code.",
@@ -473,7 +471,7 @@ SHAPE_MISTAKES = {
 
 
 @exercise("3.5", "Predict, then run")
-def predict_then_run(predicted: object) -> str:
+def predict_thenoutput_or_mistake(predicted: object) -> str:
     keys = [*PREDICT_KEYS, "n_layers"]
     if not isinstance(predicted, dict):
         raise Mistake("`predicted` is not a dict.", expected=f"a dict with the keys {keys}", found=describe(predicted),

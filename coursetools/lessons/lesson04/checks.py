@@ -20,8 +20,8 @@ from coursetools.data import load_digits_split
 from coursetools.lessons.lesson04.given import DEEP_PLAIN_LAYERS, given_residual_model
 from coursetools.expect import describe, expect_model
 from coursetools.feedback import Mistake
-from coursetools.lessons.lesson04.tools import BLOCK_CASES, dense_layers, glorot_uniform, layer_gradients
-from coursetools.probing import activation_of, first_line, output_or_mistake, same_values
+from coursetools.lessons.lesson04.tools import BLOCK_CASES, glorot_uniform, layer_gradients
+from coursetools.probing import activation_of, dense_layers, first_line, output_or_mistake, same_values, to_numpy
 from coursetools.registry import exercise
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -49,9 +49,6 @@ def _shapes(tensors) -> list[tuple]:
     return [tuple(t.shape) for t in tensors]
 
 
-_run = output_or_mistake  # the model's one output on x, or a Mistake quoting its error
-
-
 def _model_from(value: object, what: str, input_shape: tuple, hint: str) -> tuple:
     """``(model, output shape)`` for a one-input, one-output model taking samples of ``input_shape``."""
     model = expect_model(value, what)
@@ -77,7 +74,7 @@ def _one_output(model, what: str) -> tuple:
     return shapes[0]
 
 
-def _relu(x):
+def _ops_relu(x):
     import keras
 
     return keras.ops.relu(x)
@@ -87,12 +84,6 @@ def _conv(x, kernel: np.ndarray, bias: np.ndarray, strides: int = 1, padding: st
     import keras
 
     return keras.ops.conv(x, kernel, strides=strides, padding=padding) + bias
-
-
-def _numpy(x) -> np.ndarray:
-    import keras
-
-    return np.asarray(keras.ops.convert_to_numpy(x), dtype="float64")
 
 
 def _feature_maps(shape: tuple[int, int, int], seed: int) -> np.ndarray:
@@ -107,7 +98,7 @@ def _feature_maps(shape: tuple[int, int, int], seed: int) -> np.ndarray:
     return np.concatenate([noise, digits]).astype("float32")
 
 
-def _close(found: np.ndarray, expected: np.ndarray) -> bool:
+def _same_maps(found: np.ndarray, expected: np.ndarray) -> bool:
     return same_values(found, expected, atol=1e-4, rtol=1e-4)
 
 
@@ -183,21 +174,21 @@ def _set(layer, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
 def _block_variants(x, k1, b1, k2, b2, projection, strides: int) -> dict[str, np.ndarray]:
     """The block the exercise asks for (``"right"``) and typical wrong ones, from the same weights."""
     first = _conv(x, k1, b1, strides)
-    second = _conv(_relu(first), k2, b2)
+    second = _conv(_ops_relu(first), k2, b2)
     shortcut = x if projection is None else _conv(x, projection[0], projection[1], strides)
     variants = {
-        "right": _relu(second + shortcut),
+        "right": _ops_relu(second + shortcut),
         "no_final_relu": second + shortcut,
-        "relu_before_add": _relu(second) + shortcut,
-        "relu_on_second": _relu(_relu(second) + shortcut),
-        "no_inner_relu": _relu(_conv(first, k2, b2) + shortcut),
+        "relu_before_add": _ops_relu(second) + shortcut,
+        "relu_on_second": _ops_relu(_ops_relu(second) + shortcut),
+        "no_inner_relu": _ops_relu(_conv(first, k2, b2) + shortcut),
     }
     if projection is not None:
-        variants["relu_on_shortcut"] = _relu(second + _relu(shortcut))
+        variants["relu_on_shortcut"] = _ops_relu(second + _ops_relu(shortcut))
     if strides > 1:
-        late = _conv(_relu(_conv(x, k1, b1)), k2, b2, strides)
-        variants["stride_on_second"] = _relu(late + shortcut)
-    return {name: _numpy(value) for name, value in variants.items()}
+        late = _conv(_ops_relu(_conv(x, k1, b1)), k2, b2, strides)
+        variants["stride_on_second"] = _ops_relu(late + shortcut)
+    return {name: to_numpy(value) for name, value in variants.items()}
 
 
 _VARIANT_MESSAGES: dict[str, tuple[str, str]] = {
@@ -236,11 +227,11 @@ def _judge_block(model, shape: tuple[int, int, int], filters: int, strides: int,
             if int(np.prod(projection.kernel.shape)) != channels * filters:
                 break
             used_projection = (kp, _set(projection, kp, bp))
-        found = _run(model, x, what)
+        found = output_or_mistake(model, x, what)
         variants = _block_variants(x, k1, used_b1, k2, used_b2, used_projection, strides)
-        if _close(found, variants["right"]):
+        if _same_maps(found, variants["right"]):
             return
-        tried.append({name: value for name, value in variants.items() if _close(found, value)})
+        tried.append({name: value for name, value in variants.items() if _same_maps(found, value)})
     if not tried:
         shapes = [tuple(conv.kernel.shape) for conv in convs]
         raise Mistake(
@@ -392,7 +383,7 @@ def _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias, pool: str = "ave
     wide = x.reshape(len(x), -1).astype("float64")
     outputs = []
     for padding in ("same", "valid"):
-        maps = _numpy(_relu(_conv(x, kernel, bias, padding=padding)))
+        maps = to_numpy(_ops_relu(_conv(x, kernel, bias, padding=padding)))
         deep = maps.mean(axis=(1, 2)) if pool == "average" else maps.max(axis=(1, 2))
         outputs += [np.concatenate([wide, deep], axis=1), np.concatenate([deep, wide], axis=1)]
     for index, joined in enumerate(outputs):
@@ -442,10 +433,10 @@ def wide_and_deep(wide_deep: object) -> str:
     head_bias = _set(dense[0], head_kernel, head_bias)
     x = np.concatenate([rng.uniform(0.0, 1.0, size=(16, 8, 8, 1)),
                         load_digits_split(flat=False)[1][0][:16, :, :, None]]).astype("float32")
-    found = _run(model, x, what)
-    if any(_close(found, expected) for expected in _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias)):
+    found = output_or_mistake(model, x, what)
+    if any(_same_maps(found, expected) for expected in _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias)):
         return "flattened pixels and pooled convolution features joined by Concatenate, then a softmax head"
-    if any(_close(found, expected) for expected in _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias, "max")):
+    if any(_same_maps(found, expected) for expected in _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias, "max")):
         raise Mistake(f"{what} pools the feature maps with their maximum.",
                       expected="the average of each feature map: GlobalAveragePooling2D", found="GlobalMaxPooling2D",
                       hint="use layers.GlobalAveragePooling2D()")
@@ -514,7 +505,7 @@ def _wrong_counts(model) -> dict[int, str]:
 
 
 @exercise("4.4", "Predict, then run: shape and parameters of a residual model")
-def predict_then_run(output_shape: object, total_params: object) -> str:
+def predict_thenoutput_or_mistake(output_shape: object, total_params: object) -> str:
     model = given_residual_model()
     truth = tuple(model.outputs[0].shape)
     shape = _as_shape(output_shape)
@@ -575,7 +566,7 @@ def deep_residual_trains(deep_residual: object) -> str:
             found=f"{len(hidden)} Dense(32) layers",
         )
     x = load_digits_split()[1][0][:32]
-    probabilities = _run(model, x, what)
+    probabilities = output_or_mistake(model, x, what)
     if np.any(probabilities < 0) or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4):
         raise Mistake(f"{what} does not output probabilities.", expected="10 numbers per sample that sum to 1",
                       found="values that do not sum to 1", hint='keep the head\'s activation="softmax"')

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from coursetools.data import load_digits_split
-from coursetools.lessons.lesson05.given import digit_geometry, given_halves, width_loop_probe
 from coursetools.expect import describe, expect_array, expect_model
 from coursetools.feedback import Mistake
-from coursetools.probing import activation_of, first_line, same_values
+from coursetools.lessons.lesson05.given import digit_geometry, given_halves, width_loop_probe
+from coursetools.probing import activation_of, first_line, same_values, to_numpy
 from coursetools.registry import exercise
 
 # --- helpers ------------------------------------------------------------------------
@@ -32,17 +32,11 @@ def _split(train: bool, flat: bool) -> tuple[np.ndarray, np.ndarray]:
     return (x_train, y_train) if train else (x_test, y_test)
 
 
-def _input_names(model: Any) -> list[str]:
+def _input_tensor_names(model: Any) -> list[str]:
     return [tensor.name for tensor in model.inputs]
 
 
-def _numpy(value: Any) -> np.ndarray:
-    import keras
-
-    return np.asarray(keras.ops.convert_to_numpy(value), dtype="float64")
-
-
-def _run(model: Any, inputs: Any, what: str, fed: str) -> Any:
+def _outputs_on(model: Any, inputs: Any, what: str, fed: str) -> Any:
     """The model's outputs on ``inputs`` (inference mode), as NumPy, in the structure it returns."""
     try:
         with warnings.catch_warnings():
@@ -54,11 +48,7 @@ def _run(model: Any, inputs: Any, what: str, fed: str) -> Any:
             expected=f"a model that accepts {fed}",
             found=first_line(error, limit=170),
         ) from None
-    if isinstance(out, dict):
-        return {key: _numpy(value) for key, value in out.items()}
-    if isinstance(out, (list, tuple)):
-        return [_numpy(value) for value in out]
-    return _numpy(out)
+    return to_numpy(out)
 
 
 def _outputs_by_name(model: Any, out: Any) -> dict[str, np.ndarray]:
@@ -127,7 +117,7 @@ def _require_dict(value: object, what: str, role: str) -> dict:
 @exercise("5.1", "Two inputs, two outputs, wired as asked")
 def two_inputs_two_outputs(two_way: object) -> str:
     model = expect_model(two_way, "`two_way`")
-    _require_names(_input_names(model), ["pixels", "geometry"], "`two_way`", "input",
+    _require_names(_input_tensor_names(model), ["pixels", "geometry"], "`two_way`", "input",
                    'name each input when you make it: keras.Input(shape=(64,), name="pixels")',
                    count_hint="make two keras.Input tensors and pass both: keras.Model(inputs=[pixels, geometry], ...)")
     shapes = {tensor.name: tuple(tensor.shape) for tensor in model.inputs}
@@ -147,7 +137,7 @@ def two_inputs_two_outputs(two_way: object) -> str:
     other_geometry = rng.uniform(0.3, 1.0, geometry.shape).astype("float32")
     other_pixels = np.concatenate([x_digits[24:48], rng.uniform(0, 1, (8, 64))]).astype("float32")
     fed = "a dict {'pixels': (32, 64) array, 'geometry': (32, 3) array}"
-    raw = _run(model, {"pixels": pixels, "geometry": geometry}, "`two_way`", fed)
+    raw = _outputs_on(model, {"pixels": pixels, "geometry": geometry}, "`two_way`", fed)
     outputs = _outputs_by_name(model, raw)
     _require_names(list(outputs), ["digit", "ink"], "`two_way`", "output",
                    'use a dict, outputs={"digit": ..., "ink": ...}, or name the output layers "digit" and "ink"',
@@ -174,8 +164,8 @@ def two_inputs_two_outputs(two_way: object) -> str:
                 hint="use Dense(1) with no activation for the ink head",
             )
 
-    geometry_moved = _outputs_by_name(model, _run(model, {"pixels": pixels, "geometry": other_geometry}, "`two_way`", fed))
-    pixels_moved = _outputs_by_name(model, _run(model, {"pixels": other_pixels, "geometry": geometry}, "`two_way`", fed))
+    geometry_moved = _outputs_by_name(model, _outputs_on(model, {"pixels": pixels, "geometry": other_geometry}, "`two_way`", fed))
+    pixels_moved = _outputs_by_name(model, _outputs_on(model, {"pixels": other_pixels, "geometry": geometry}, "`two_way`", fed))
     reactions = [  # output, what moved, must it react?, problem, found, hint
         ("digit", pixels_moved, True, "the `digit` output ignores the pixels.",
          "the same digit probabilities for different images",
@@ -325,14 +315,14 @@ def _loss_candidates(target: np.ndarray, prediction: np.ndarray) -> dict[str, fl
 RIGHT_LOSS = {"width": "mean squared error", "loop": "binary crossentropy"}
 
 
-def _close(a: float, b: float) -> bool:
+def _same_loss(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-4 * max(abs(a), abs(b)) + 1e-5
 
 
 def _probe_losses(model: Any, what: str) -> dict[str, dict[str, float]]:
     """For each output of the width/loop model: every candidate loss on the probe data."""
     x, targets = width_loop_probe()
-    raw = _run(model, x, what, "the probe digits (96 x 64 pixels)")
+    raw = _outputs_on(model, x, what, "the probe digits (96 x 64 pixels)")
     outputs = _outputs_by_name(model, raw)
     _require_names(list(outputs), ["width", "loop"], what, "output",
                    "use the given model `width_loop`; do not rebuild it")
@@ -376,7 +366,7 @@ def _require_right_losses(scores: dict, candidates: dict[str, dict[str, float]])
 
     reported = {name: _reported(scores, f"{name}_loss") for name in RIGHT_LOSS}
     matches = {
-        name: [loss for loss, value in candidates[name].items() if _close(value, reported[name])]
+        name: [loss for loss, value in candidates[name].items() if _same_loss(value, reported[name])]
         for name in RIGHT_LOSS
     }
     if all(RIGHT_LOSS[name] in matches[name] for name in RIGHT_LOSS):
@@ -444,12 +434,12 @@ def balanced_loss_weights(model: object, weights: object, scores: object) -> str
                       found=f"the keys {sorted(scores)}")
     width_loss, loop_loss = (candidates[name][RIGHT_LOSS[name]] for name in ("width", "loop"))
     total = _reported(scores, "loss")
-    if not _close(total, weights["width"] * width_loss + weights["loop"] * loop_loss):
-        if _close(total, weights["loop"] * width_loss + weights["width"] * loop_loss):
+    if not _same_loss(total, weights["width"] * width_loss + weights["loop"] * loop_loss):
+        if _same_loss(total, weights["loop"] * width_loss + weights["width"] * loop_loss):
             found = "a total in which each weight multiplies the other output's loss"
             hint = ("loss_weights given as a list follow the sorted output names (loop, width); "
                     "pass the dict itself: loss_weights=weights")
-        elif _close(total, width_loss + loop_loss):
+        elif _same_loss(total, width_loss + loop_loss):
             found = "a total with both weights equal to 1: the weights were not used"
             hint = "pass loss_weights=weights to compile, then evaluate again"
         else:
@@ -492,13 +482,13 @@ def unswapped_inputs(reader: object) -> str:
         )
     x_test, y_test = _split(train=False, flat=True)
     x = np.concatenate([x_test, np.random.default_rng(55).uniform(0, 1, (32, 64))]).astype("float32")
-    found = _run(model, x, "`reader`", "a batch of 64-pixel digits")
+    found = _outputs_on(model, x, "`reader`", "a batch of 64-pixel digits")
     if not isinstance(found, np.ndarray):
         raise Mistake("`reader` has several outputs.", expected="one output: the 10 probabilities of halves",
                       found=f"{len(found)} outputs", hint="return halves(...) itself as the output")
     halves = given_halves()
-    right = _run(halves, [x[:, :32], x[:, 32:]], "`halves`", "the two halves")
-    swapped = _run(halves, [x[:, 32:], x[:, :32]], "`halves`", "the two halves")
+    right = _outputs_on(halves, [x[:, :32], x[:, 32:]], "`halves`", "the two halves")
+    swapped = _outputs_on(halves, [x[:, 32:], x[:, :32]], "`halves`", "the two halves")
     if _same(found, right):
         return "the top half reaches `top` and the bottom half reaches `bottom`"
     if _same(found, swapped):

@@ -23,7 +23,7 @@ from coursetools.lessons.lesson06.given import (
 )
 from coursetools.expect import Unexportable, describe, expect_model
 from coursetools.feedback import Mistake
-from coursetools.probing import first_line
+from coursetools.probing import dense_layers, first_line, to_numpy
 from coursetools.registry import exercise
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -37,16 +37,6 @@ def _probe_digits() -> np.ndarray:
     """Real test digits, then random pixels: a wrong branch that only real data reaches is caught."""
     _, (x_test, _) = load_digits_split()
     return np.concatenate([x_test[:120], _random_pixels(24, seed=61)])
-
-
-def _numpy_tree(value):
-    import keras
-
-    if isinstance(value, dict):
-        return {key: _numpy_tree(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_numpy_tree(item) for item in value]
-    return np.asarray(keras.ops.convert_to_numpy(value), dtype="float64")
 
 
 def _feed(model, arrays: list[np.ndarray]):
@@ -66,7 +56,7 @@ def _call(model, arrays: list[np.ndarray], what: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a model built with inputs=[...] warns on a bare array
-            return _numpy_tree(model(_feed(model, arrays), training=False))
+            return to_numpy(model(_feed(model, arrays), training=False))
     except Exception as error:  # the learner's model may fail in many ways
         raise Mistake(
             f"{what} fails when it is run.",
@@ -133,20 +123,7 @@ def _require_inputs(model, count: int, what: str) -> None:
     )
 
 
-def _dense_layers(model) -> list:
-    """Every Dense layer of a model, those inside nested models included."""
-    import keras
-
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            found += _dense_layers(layer)
-        elif type(layer).__name__ == "Dense":
-            found.append(layer)
-    return found
-
-
-def _dense_chain(x: np.ndarray, dense: list) -> list[np.ndarray]:
+def _dense_chain_outputs(x: np.ndarray, dense: list) -> list[np.ndarray]:
     """What a chain of Dense layers computes, by NumPy from their weights: ReLU between, softmax at the end."""
     values, stages = x.astype("float64"), []
     for index, layer in enumerate(dense):
@@ -177,7 +154,7 @@ def _histories(node) -> list[tuple[str, int]]:
     return []
 
 
-def _input_names(config: dict) -> list[str]:
+def _input_layer_names(config: dict) -> list[str]:
     entries = config["input_layers"]
     if isinstance(entries, dict):  # inputs given as a dict: Keras orders them by key
         entries = [entries[key] for key in sorted(entries)]
@@ -189,7 +166,7 @@ def _input_names(config: dict) -> list[str]:
 def _calls_by_layer(model) -> dict[str, list[frozenset]]:
     """For each layer or operation of a functional model: the inputs each of its calls depends on."""
     config = model.get_config()
-    inputs = _input_names(config)
+    inputs = _input_layer_names(config)
     nodes = {entry["name"]: entry.get("inbound_nodes", []) for entry in config["layers"]}
     memo: dict[tuple[str, int], frozenset] = {}
 
@@ -267,7 +244,7 @@ def count_shared(n_params: object) -> str:
 def _require_shared_branches(model) -> None:
     """Both images go through the same weighted layers, and no weighted layer sees only one of them."""
     calls = _calls_by_layer(model)
-    inputs = _input_names(model.get_config())
+    inputs = _input_layer_names(model.get_config())
     used = set().union(*(d for deps in calls.values() for d in deps)) if calls else set()
     unused = [name for name in inputs if name not in used]
     if unused:
@@ -364,7 +341,7 @@ def siamese_model(siamese: object) -> str:
 
 def _by_kernel_shape(model) -> dict[tuple, list]:
     found: dict[tuple, list] = {}
-    for layer in _dense_layers(model):
+    for layer in dense_layers(model):
         if layer.weights:
             found.setdefault(tuple(layer.kernel.shape), []).append(layer)
     return found
@@ -389,7 +366,7 @@ def _require_path(blocks: list, layers_by_shape: dict, model, x: np.ndarray, pro
             found=f"{len(heads)} Dense layers from {PRETRAINED_WIDTHS[-1]} to 10 numbers",
             hint='put a single layers.Dense(10, activation="softmax") on the output of encoder(...)',
         )
-    expected = _dense_chain(x, [*blocks, heads[0]])[-1]
+    expected = _dense_chain_outputs(x, [*blocks, heads[0]])[-1]
     if not np.allclose(probabilities, expected, atol=1e-4):
         raise Mistake(
             "`fine_tuned` does not compute head(encoder(pixels)).",
@@ -536,7 +513,7 @@ def _reader_outputs(x: np.ndarray) -> dict[str, np.ndarray]:
     reader = given_reader()
     encoder = reader.get_layer("encoder")
     chain = [encoder.get_layer("hidden"), encoder.get_layer("code"), reader.get_layer("scores")]
-    return dict(zip(INSPECTED, _dense_chain(x, chain)))
+    return dict(zip(INSPECTED, _dense_chain_outputs(x, chain)))
 
 
 @exercise("6.5", "Every intermediate output in one call")

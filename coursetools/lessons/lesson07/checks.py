@@ -48,16 +48,16 @@ from coursetools.registry import exercise
 # --- Shared helpers ------------------------------------------------------------------------
 
 
-def _relu(z: np.ndarray) -> np.ndarray:
+def _np_relu(z: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0.0)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def _np_softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _close(found: Any, expected: np.ndarray, atol: float = 1e-5) -> bool:
+def _same_numbers(found: Any, expected: np.ndarray, atol: float = 1e-5) -> bool:
     return same_values(found, expected, atol=atol)
 
 
@@ -186,8 +186,8 @@ def custom_layer(report: object) -> str:
             found=f"trainable flags {report['weight_trainable']}",
             hint="leave trainable=True in self.add_weight(...)",
         )
-    if not _close(initial, x * PROBE_INITIAL_SCALE):
-        if _close(initial, x):
+    if not _same_numbers(initial, x * PROBE_INITIAL_SCALE):
+        if _same_numbers(initial, x):
             found = "the layer returned its inputs unchanged: the scale started at 1, not 0.5"
             hint = 'start the scale at initial_scale: initializer=keras.initializers.Constant(self.initial_scale)'
         else:
@@ -202,10 +202,10 @@ def custom_layer(report: object) -> str:
     weights = _stage(report, "probe_weights", "`FeatureScale`")
     probe = _stage(report, "probe_outputs", "`FeatureScale`")
     w = [np.asarray(a, dtype="float64") for a in weights]
-    if not any(_close(probe, x * w[i] + w[1 - i]) for i in (0, 1)):
-        if any(_close(probe, x * w[i]) for i in (0, 1)):
+    if not any(_same_numbers(probe, x * w[i] + w[1 - i]) for i in (0, 1)):
+        if any(_same_numbers(probe, x * w[i]) for i in (0, 1)):
             found = "inputs * scale: the offset is not added"
-        elif any(_close(probe, x + w[i]) for i in (0, 1)):
+        elif any(_same_numbers(probe, x + w[i]) for i in (0, 1)):
             found = "inputs + offset: the scale is not used"
         else:
             found = "numbers that do not follow the layer's weights"
@@ -216,7 +216,7 @@ def custom_layer(report: object) -> str:
             hint="in call(): return inputs * self.scale + self.offset (use the weights, not constants)",
         )
     default = _stage(report, "default_outputs", "`FeatureScale()`", width_hint)
-    if not _close(default, y):
+    if not _same_numbers(default, y):
         raise Mistake(
             f"`FeatureScale()` on {other} features does not start as the identity.",
             expected=f"outputs equal to the inputs, shape {y.shape}: initial_scale defaults to 1.0, one weight per feature",
@@ -224,15 +224,15 @@ def custom_layer(report: object) -> str:
             hint="def __init__(self, initial_scale=1.0, **kwargs), and shapes from input_shape[-1] in build()",
         )
     rebuilt = _stage(report, "config_outputs", "`FeatureScale`'s configuration")
-    if not _close(rebuilt, x * PROBE_INITIAL_SCALE):
+    if not _same_numbers(rebuilt, x * PROBE_INITIAL_SCALE):
         raise Mistake(
             "a layer rebuilt from `get_config()` forgets initial_scale.",
             expected="FeatureScale.from_config(layer.get_config()) starts at scale 0.5, like the layer it came from",
-            found="it starts with another scale" + (" (1.0, the default)" if _close(rebuilt, x) else ""),
+            found="it starts with another scale" + (" (1.0, the default)" if _same_numbers(rebuilt, x) else ""),
             hint='keep the argument in the config: return {**super().get_config(), "initial_scale": self.initial_scale}',
         )
     reloaded = _stage(report, "reloaded_outputs", "`FeatureScale`")
-    if not _close(reloaded, np.asarray(probe, dtype="float64")):
+    if not _same_numbers(reloaded, np.asarray(probe, dtype="float64")):
         raise Mistake(
             "after saving to a .keras file and loading it back, the layer computes something else.",
             expected="the reloaded layer has the same weights and gives the same outputs",
@@ -255,12 +255,12 @@ def _two_way(w: dict[str, np.ndarray], pixels: np.ndarray, stats: np.ndarray, *,
              skip: bool = True, relu_encode: bool = True, relu_refine: bool = True, softmax: bool = True) -> np.ndarray:
     """Exercise 7.2's network in NumPy (and the usual ways of getting it wrong)."""
     h = pixels @ w["encode_kernel"] + w["encode_bias"]
-    h = _relu(h) if relu_encode else h
+    h = _np_relu(h) if relu_encode else h
     joined = np.concatenate([stats, h] if stats_first else [h, stats], axis=1)
     g = joined @ w["refine_kernel"] + w["refine_bias"]
-    g = _relu(g) if relu_refine else g
+    g = _np_relu(g) if relu_refine else g
     z = ((h + g) if skip else g) @ w["digit_kernel"] + w["digit_bias"]
-    return _softmax(z) if softmax else z
+    return _np_softmax(z) if softmax else z
 
 
 _TWO_WAY_MISTAKES = [
@@ -337,10 +337,10 @@ def subclassed_twin(report: object) -> str:
     probe = _stage(report, "probe_outputs", "`twin`")
     assignments = _role_assignments(probe_weights, _TWO_WAY_ROLES)
     matching = [order for order in (False, True)
-                if any(_close(probe, _two_way(w, pixels, stats, stats_first=order)) for w in assignments)]
+                if any(_same_numbers(probe, _two_way(w, pixels, stats, stats_first=order)) for w in assignments)]
     if not matching:
         for variant, found, fix in _TWO_WAY_MISTAKES:
-            if any(_close(probe, _two_way(w, pixels, stats, stats_first=order, **variant))
+            if any(_same_numbers(probe, _two_way(w, pixels, stats, stats_first=order, **variant))
                    for w in assignments for order in (False, True)):
                 raise Mistake("`twin` does not compute what `given` computes.", expected="the graph of given.summary()",
                               found=found, hint=fix)
@@ -350,7 +350,7 @@ def subclassed_twin(report: object) -> str:
             found="with other weights in its layers, its outputs do not follow that graph",
             hint="compare call() with given.summary() line by line (the 'Connected to' column shows the wiring)",
         )
-    if _close(outputs, _two_way(_given_roles(), pixels, stats), atol=1e-5):
+    if _same_numbers(outputs, _two_way(_given_roles(), pixels, stats), atol=1e-5):
         return "a subclassed model with its own layers that computes what `given` computes, for any weights"
     if matching == [True]:
         raise Mistake(
@@ -371,11 +371,6 @@ def subclassed_twin(report: object) -> str:
 # --- 7.3 load a weights file into the right architecture ----------------------------------
 
 
-def _pixels_probe() -> np.ndarray:
-    pixels, _ = two_way_probe()
-    return pixels
-
-
 @exercise("7.3", "Load a .weights.h5 file into the right architecture")
 def restore_weights(restored: object) -> str:
     model = expect_model(restored, "`restored`")
@@ -383,7 +378,7 @@ def restore_weights(restored: object) -> str:
     if inputs != [(None, 64)]:
         raise Mistake("`restored` has the wrong inputs.", expected="one input of shape (None, 64), like `pixels`",
                       found=f"inputs of shapes {inputs}", hint="start from keras.Input(shape=(64,))")
-    x = _pixels_probe()
+    x, _ = two_way_probe()  # real digits' pixels
     original = given_weights_source()
     try:
         found = output_of(model, x, "`restored`")
@@ -395,7 +390,7 @@ def restore_weights(restored: object) -> str:
     if found.shape != expected.shape:
         raise Mistake("`restored` returns outputs of the wrong shape.", expected=f"{expected.shape}",
                       found=f"{found.shape}", hint="end with Dense(10, softmax), as the summary shows")
-    if _close(found, expected):
+    if _same_numbers(found, expected):
         return "the original's wiring, with the weights read from the file"
     mine, theirs = model.get_weights(), original.get_weights()
     same_weights = len(mine) == len(theirs) and all(
@@ -424,10 +419,10 @@ def restore_weights(restored: object) -> str:
 
 
 def _port_reference(kernel1, bias1, kernel2, bias2, x, center_axis: int | None = 1) -> np.ndarray:
-    h = _relu(x @ kernel1 + bias1)
+    h = _np_relu(x @ kernel1 + bias1)
     if center_axis is not None:
         h = h - h.mean(axis=center_axis, keepdims=True)
-    return _softmax(h @ kernel2 + bias2)
+    return _np_softmax(h @ kernel2 + bias2)
 
 
 def _port_probe() -> np.ndarray:
@@ -466,13 +461,13 @@ def port_old_code(ported: object, predicted_digits: object, training: object) ->
     (k1, b1), (k2, b2) = ([w.astype("float64") for w in layer.get_weights()] for layer in dense)
     x = _port_probe()
     found = output_of(model, x, "`ported`")
-    if not _close(found, _port_reference(k1, b1, k2, b2, x.astype("float64"))):
-        if _close(found, _port_reference(k1, b1, k2, b2, x.astype("float64"), center_axis=None)):
+    if not _same_numbers(found, _port_reference(k1, b1, k2, b2, x.astype("float64"))):
+        if _same_numbers(found, _port_reference(k1, b1, k2, b2, x.astype("float64"), center_axis=None)):
             raise Mistake("`ported` leaves out the centering step.",
                           expected="each sample's hidden values minus their mean, before the last layer",
                           found="the last layer sees the hidden values unchanged",
                           hint="centered = hidden - keras.ops.mean(hidden, axis=-1, keepdims=True)")
-        if _close(found, _port_reference(k1, b1, k2, b2, x.astype("float64"), center_axis=0)):
+        if _same_numbers(found, _port_reference(k1, b1, k2, b2, x.astype("float64"), center_axis=0)):
             raise Mistake("`ported` centers over the batch instead of over each sample's features.",
                           expected="the mean of each sample's 32 hidden values (axis 1, or -1)",
                           found="means taken over axis 0, across the samples of a batch",

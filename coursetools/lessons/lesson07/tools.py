@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from coursetools.placeholders import is_not_done
-from coursetools.probing import first_line, same_values
+from coursetools.probing import same_values, to_numpy, useful_line
 
 REPORT_KEY = "report"  # a report says what it is: {"report": "layer" | "model" | "port", ...}
 PROBE_INITIAL_SCALE = 0.5  # exercise 7.1: FeatureScale(initial_scale=0.5) must start as x * 0.5
@@ -76,36 +76,6 @@ def random_weights(shapes: list[tuple[int, ...]], seed: int) -> list[np.ndarray]
 # --- Small steps, each recorded -----------------------------------------------------------
 
 
-# Phrases that make a line of a long Keras error the one worth quoting.
-USEFUL_PHRASES = (
-    "forgot to call `super().__init__()`",
-    "Could not locate class",
-    "must override `get_config()`",
-    "unexpected keyword argument",
-    "Unrecognized keyword arguments",
-)
-
-
-def useful_line(error: BaseException, limit: int = 300) -> str:
-    """``"Type: sentence"``: the sentence of an error that names the problem, else its first line.
-
-    Keras wraps some errors (an unknown class met while loading becomes a ``TypeError``
-    about ``Functional`` whose *fourth* line says which class is missing).
-    """
-    text = " ".join(str(error).split())
-    for phrase in USEFUL_PHRASES:
-        at = text.find(phrase)
-        if at >= 0:
-            start = max(text.rfind(". ", 0, at), text.rfind(": ", 0, at))
-            start = 0 if start < 0 else start + 2
-            end = text.find(". ", at)
-            if 0 <= end < start + 120:  # a short sentence: the next one usually says what to do
-                end = text.find(". ", end + 2)
-            sentence = text[start:] if end < 0 else text[start:end + 1]
-            return f"{type(error).__name__}: {sentence}"[:limit]
-    return first_line(error, limit=limit)
-
-
 class _StepFailed(Exception):
     """A step of a report failed; the report already says which and why."""
 
@@ -122,12 +92,11 @@ def _step(report: dict[str, Any], what: str, action):
         raise _StepFailed from None
 
 
-def _numpy(value: Any) -> np.ndarray:
-    import keras
-
+def _one_tensor(value: Any) -> np.ndarray:
+    """A layer's or model's single output as float32 NumPy; several outputs are the learner's mistake."""
     if isinstance(value, (list, tuple, dict)):
         raise TypeError(f"it returned a {type(value).__name__}, not one tensor")
-    return np.asarray(keras.ops.convert_to_numpy(value), dtype="float32")
+    return to_numpy(value, "float32")
 
 
 def _is_builtin(cls: type) -> bool:
@@ -170,22 +139,22 @@ def _layer_steps(cls: type, report: dict[str, Any]) -> None:
                   lambda: cls(initial_scale=PROBE_INITIAL_SCALE))
     report["weights_before_call"] = len(layer.weights)
     report["initial_outputs"] = _step(report, f"calling the layer on a batch of shape {x.shape}",
-                                      lambda: _numpy(layer(x)))
+                                      lambda: _one_tensor(layer(x)))
     report["weight_shapes"] = [list(w.shape) for w in layer.weights]
     report["weight_trainable"] = [bool(w.trainable) for w in layer.weights]
     probe = random_weights([tuple(w.shape) for w in layer.weights], seed=7101)
     _step(report, "layer.set_weights(...) with new values", lambda: layer.set_weights(probe))
     report["probe_weights"] = probe
-    report["probe_outputs"] = _step(report, "calling the layer again after set_weights", lambda: _numpy(layer(x)))
+    report["probe_outputs"] = _step(report, "calling the layer again after set_weights", lambda: _one_tensor(layer(x)))
 
     y = feature_probe(other)
     default = _step(report, f"{cls.__name__}() with no arguments", lambda: cls())
     report["default_outputs"] = _step(report, f"calling {cls.__name__}() on a batch of shape {y.shape}",
-                                      lambda: _numpy(default(y)))
+                                      lambda: _one_tensor(default(y)))
 
     config = _step(report, "layer.get_config()", layer.get_config)
     fresh = _step(report, f"{cls.__name__}.from_config(layer.get_config())", lambda: cls.from_config(config))
-    report["config_outputs"] = _step(report, "calling the layer made by from_config", lambda: _numpy(fresh(x)))
+    report["config_outputs"] = _step(report, "calling the layer made by from_config", lambda: _one_tensor(fresh(x)))
 
     with tempfile.TemporaryDirectory(prefix="lesson07-") as folder:
         path = os.path.join(folder, "feature_scale.keras")
@@ -197,7 +166,7 @@ def _layer_steps(cls: type, report: dict[str, Any]) -> None:
         _step(report, "saving a model that holds the layer to a .keras file", save)
         loaded = _step(report, "loading that .keras file back (safe mode)",
                        lambda: keras.saving.load_model(path, safe_mode=True, compile=False))
-        report["reloaded_outputs"] = _step(report, "calling the reloaded model", lambda: _numpy(loaded(x)))
+        report["reloaded_outputs"] = _step(report, "calling the reloaded model", lambda: _one_tensor(loaded(x)))
 
 
 # --- Exercise 7.2: a subclassed model -------------------------------------------------------
@@ -236,14 +205,14 @@ def model_report(model: Any) -> Any:
         return report  # calling it here would build it with fresh random weights
     try:
         report["outputs"] = _step(report, "calling the model as model([pixels, stats])",
-                                  lambda: _numpy(model([pixels, stats], training=False)))
+                                  lambda: _one_tensor(model([pixels, stats], training=False)))
         if original:
             probe = random_weights([w.shape for w in original], seed=7201)
             _step(report, "model.set_weights(...) with new values", lambda: model.set_weights(probe))
             try:
                 report["probe_weights"] = probe
                 report["probe_outputs"] = _step(report, "calling the model after set_weights",
-                                                lambda: _numpy(model([pixels, stats], training=False)))
+                                                lambda: _one_tensor(model([pixels, stats], training=False)))
             finally:
                 model.set_weights(original)
     except _StepFailed:
@@ -286,8 +255,8 @@ def port_report(model: Any, path: str) -> Any:
         try:
             loaded = _step(report, f"loading {path!r} with keras.saving.load_model (safe mode)",
                            lambda: keras.saving.load_model(path, safe_mode=True, compile=False))
-            saved = _step(report, "calling the loaded model", lambda: _numpy(loaded(x)))
-            now = _step(report, "calling `ported`", lambda: _numpy(model(x, training=False)))
+            saved = _step(report, "calling the loaded model", lambda: _one_tensor(loaded(x)))
+            now = _step(report, "calling `ported`", lambda: _one_tensor(model(x, training=False)))
             report["file_matches"] = same_values(saved, now, atol=1e-6)
         except _StepFailed:
             pass

@@ -1,0 +1,92 @@
+"""The class runner: a learner's class judged from its definitions, in a fresh process, by a bound reporter.
+
+The forgery these tests guard against was real: an answer cell that redefines the
+reporter its check cell calls passed exercise 7.1 with a layer returning its input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coursetools.class_runner import answer_definitions, make_report, run_job
+from coursetools.evidence import load_evidence
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTER = "fixtures.reporters:make_scale_reporter"
+
+DOUBLE = '''
+import math
+
+def twice(x):
+    return 2 * x
+
+class Double(layers.Layer):
+    def call(self, x):
+        return twice(x)
+
+layer = Double()
+print("a statement that is not a definition")
+'''
+
+FORGERY = '''
+import fixtures.reporters as _reporters
+_reporters.make_scale_reporter = lambda: (lambda cls: {"report": "scale", "outputs": [[0, 2, 4], [6, 8, 10]]})
+
+class Double(layers.Layer):
+    import fixtures.reporters as _inside
+    _inside.np = None  # patch the module the reporter came from, while the class is defined
+
+    def call(self, x):
+        return x
+'''
+
+
+def report_on(source, tmp_path, cls="Double", **run):
+    job = {"source": source, "class": cls, "reporter": REPORTER, "folder": str(tmp_path), "name": "Double",
+           "exercise": "0.0"}
+    manifest = run_job(job, **run) if run else make_report(job)
+    entry = manifest["evidence"]["Double"]
+    return entry if entry["kind"] == "capture_error" else load_evidence(entry, tmp_path)
+
+
+def test_only_imports_functions_and_classes_are_kept():
+    kept = answer_definitions(DOUBLE + "\n@keras.saving.register_keras_serializable()\nclass Other:\n    pass\n")
+    assert "def twice" in kept and "class Double" in kept and "import math" in kept
+    assert "@keras.saving.register_keras_serializable()" in kept
+    assert "layer = Double()" not in kept and "print(" not in kept
+
+
+def test_the_report_is_what_the_class_computes(tmp_path):
+    report = report_on(DOUBLE, tmp_path)
+    assert np.array_equal(report["outputs"], 2 * np.arange(6).reshape(2, 3))
+
+
+@pytest.mark.parametrize("source, phrase", [
+    ("class Double(layers.Layer):\n    def call(self, x):\n        return given(x)\n", "not defined"),
+    ("x = 1\n", "no class named Double"),
+    ("class Double(layers.Layer:\n", "SyntaxError"),
+    ("class Double(undefined_base):\n    pass\n", "only your answer cell's imports, functions and classes"),
+])
+def test_what_goes_wrong_is_reported_not_raised(tmp_path, source, phrase):
+    result = report_on(source, tmp_path)
+    text = json.dumps(result, default=str)
+    assert phrase in text, text
+
+
+@pytest.mark.kernels
+def test_in_a_fresh_process_redefining_or_patching_the_reporter_changes_nothing(tmp_path):
+    """Only in a process of its own: a patch made in-process would outlive the job (the tests' shortcut)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    for folder in ("forged", "honest"):
+        (tmp_path / folder).mkdir()
+    forged = report_on(FORGERY, tmp_path / "forged", python=sys.executable, env=env)
+    assert np.array_equal(forged["outputs"], np.arange(6).reshape(2, 3)), "the layer returns its input: no forgery"
+    honest = report_on(DOUBLE, tmp_path / "honest", python=sys.executable, env=env)
+    assert np.array_equal(honest["outputs"], 2 * np.arange(6).reshape(2, 3))
