@@ -48,7 +48,7 @@ from typing import Any
 DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 ANSWER_FILE = "<your answer cell>"
 PRELUDE = "import numpy as np\nimport keras\nfrom keras import layers, ops\n"
-MANIFEST = "manifest.json"
+FAILED_REPORT = "failed"  # a report that says the class could not be used: {"report": "failed", ...}
 
 
 def answer_definitions(source: str) -> str:
@@ -112,6 +112,8 @@ def run_job(job: dict[str, Any], *, python: str = sys.executable, wrap: Callable
                               env=env, cwd=cwd)
     except subprocess.TimeoutExpired:
         return {"evidence": {name: _problem("TimeoutError", f"using your class took longer than {timeout:g} s")}}
+    from coursetools.evidence import MANIFEST
+
     manifest = Path(job["folder"]) / MANIFEST
     if done.returncode != 0 or not manifest.is_file():
         tail = (done.stderr or "").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
@@ -129,7 +131,15 @@ def in_process_wanted() -> bool:
 
 
 def _problem(error: str, message: str) -> dict[str, Any]:
-    return {"kind": "capture_error", "stage": "get", "error": error, "message": message}
+    """A manifest entry for a report process that never reported (it timed out, or died)."""
+    from coursetools.evidence import CAPTURE_ERROR, GET
+
+    return {"kind": CAPTURE_ERROR, "stage": GET, "error": error, "message": message}
+
+
+def failed_report(error: str, message: str, stage: str) -> dict[str, Any]:
+    """The report when the class could not be used at all: the check turns it into the learner's card."""
+    return {"report": FAILED_REPORT, "stage": stage, "error": error, "message": message}
 
 
 def report_in_fresh_process(value: object, exercise_id: str, name: str, reporter: str, *,
@@ -141,7 +151,7 @@ def report_in_fresh_process(value: object, exercise_id: str, name: str, reporter
     """
     import inspect
 
-    from coursetools.evidence import load_evidence
+    from coursetools.evidence import CAPTURE_ERROR, load_evidence
 
     if not inspect.isclass(value) or value.__module__.split(".")[0] in ("keras", "tensorflow", "builtins"):
         return value
@@ -153,8 +163,8 @@ def report_in_fresh_process(value: object, exercise_id: str, name: str, reporter
                "name": name, "exercise": exercise_id}
         manifest = make_report(job) if in_process_wanted() else run_job(job, env=_child_env(), timeout=timeout)
         entry = manifest["evidence"][name]
-        if entry.get("kind") == "capture_error":
-            return {"report": "failed", "error": entry["error"], "message": entry["message"]}
+        if entry.get("kind") == CAPTURE_ERROR:
+            return failed_report(entry["error"], entry["message"], "process")
         return load_evidence(entry, Path(folder))
 
 
@@ -183,24 +193,22 @@ def make_report(job: dict[str, Any]) -> dict[str, Any]:
     module_name, _, factory_name = job["reporter"].partition(":")
     # Made before any learner code runs: a reporter factory binds every function it will use.
     report = getattr(importlib.import_module(module_name), factory_name)()
-    from coursetools.evidence import make_exporter
+    from coursetools.evidence import make_exporter, make_manifest_writer
 
-    export, dumps, open_, join, redirect, buffer = (make_exporter(), json.dumps, open, os.path.join,
-                                                    contextlib.redirect_stdout, io.StringIO)
-    base_exception, type_, str_ = BaseException, type, str
+    export, write_manifest, redirect, buffer = make_exporter(), make_manifest_writer(), contextlib.redirect_stdout, io.StringIO
+    base_exception, type_, str_, failed = BaseException, type, str, failed_report
     folder, name, wanted = job["folder"], job["name"], job["class"]
     namespace: dict[str, Any] = {"__name__": "__answer__"}
-    entry = _run_definitions(job["source"], wanted, namespace)
-    if entry is None:
+    result = _run_definitions(job["source"], wanted, namespace)
+    if result is None:
         try:
             with redirect(buffer()):  # what the class prints is not the report
-                entry = export(report(namespace[wanted]), folder, name)
+                result = report(namespace[wanted])
         except base_exception as error:  # reporters record a learner's errors themselves: a last resort
-            entry = _problem(type_(error).__name__, str_(error)[:300])
-    manifest = {"exercise": job.get("exercise", ""), "evidence": {name: entry}}
-    with open_(join(folder, MANIFEST), "w", encoding="utf-8") as handle:
-        handle.write(dumps(manifest))
-    return manifest
+            result = failed(type_(error).__name__, str_(error)[:300], "report")
+    entries = {name: export(result, folder, name)}
+    write_manifest(folder, job.get("exercise", ""), entries)
+    return {"exercise": job.get("exercise", ""), "evidence": entries}
 
 
 def _serve(stdin_text: str) -> int:
@@ -209,7 +217,7 @@ def _serve(stdin_text: str) -> int:
 
 
 def _run_definitions(source: str, wanted: str, namespace: dict[str, Any]) -> dict[str, Any] | None:
-    """Run the course prelude and the answer's definitions in ``namespace``; what went wrong, or None."""
+    """Run the course prelude and the answer's definitions in ``namespace``; a failed report, or None."""
     import contextlib
     import io
 
@@ -219,9 +227,9 @@ def _run_definitions(source: str, wanted: str, namespace: dict[str, Any]) -> dic
         with contextlib.redirect_stdout(io.StringIO()):
             exec(code, namespace)
     except BaseException as error:  # the learner's definitions may fail in any way
-        return _problem(type(error).__name__, _first_line(error))
+        return failed_report(type(error).__name__, _first_line(error), "definitions")
     if not isinstance(namespace.get(wanted), type):
-        return _problem("NameError", f"your answer cell defines no class named {wanted}")
+        return failed_report("NameError", f"your answer cell defines no class named {wanted}", "definitions")
     return None
 
 

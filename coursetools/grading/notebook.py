@@ -1,7 +1,7 @@
 """Grade one learner's copy of one exercise notebook: the pipeline, one named step at a time.
 
     read the hand-in -> rebuild it from the pristine notebook -> skip it if nothing can run
-    -> run it in a fresh kernel -> judge its evidence -> combine the rows
+    -> run it in a fresh kernel -> report on its classes -> judge its evidence -> combine the rows
 
 The first three steps (:func:`prepare_notebook`) need no learner code and run for
 every notebook of the class before the first kernel starts, so each notebook is
@@ -21,6 +21,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coursetools.grading.classes import report_on_classes
 from coursetools.grading.judge import Judge
 from coursetools.grading.learners import LearnerFiles
 from coursetools.grading.options import GradeOptions
@@ -151,6 +152,8 @@ def grade_notebook(
         assert prepared.plan is not None
         run = run_plan(prepared.plan, prepared.pristine.calls, snapshot.kernel_library(), workdir, options.limits,
                        options.data_dir, sandbox)
+        report_on_classes(prepared.plan, prepared.pristine, run, snapshot.kernel_library(), workdir, options.limits,
+                          sandbox)
         items, verdicts = judge_evidence(prepared, run, judge)
         return combine_outcome(prepared, run, items, verdicts)
     except Exception:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ class Pristine:
     calls: dict[str, CheckCall]
     titles: dict[str, str]
     sha256: str
+    reports: dict[str, dict[str, str]] = field(default_factory=dict)  # exercise -> class evidence -> reporter
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def parse_check_call(source: str, exercise: str) -> CheckCall:
     return CheckCall(exercise, evidence, before, after)
 
 
-def load_pristine(path: Path, titles: dict[str, str]) -> Pristine:
+def load_pristine(path: Path, titles: dict[str, str], reports: dict[str, dict[str, str]] | None = None) -> Pristine:
     data = path.read_bytes()
     nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     try:
@@ -145,6 +146,7 @@ def load_pristine(path: Path, titles: dict[str, str]) -> Pristine:
         calls=calls,
         titles={ex.exercise_id: titles[ex.exercise_id] for ex in exercises},
         sha256=hashlib.sha256(data).hexdigest(),
+        reports={ex.exercise_id: (reports or {})[ex.exercise_id] for ex in exercises if (reports or {}).get(ex.exercise_id)},
     )
 
 
@@ -153,6 +155,7 @@ def take_snapshot(root: Path, pristine_dir: Path | None = None, only: list[str] 
     from coursetools.registry import all_exercises
 
     titles = {ex_id: ex.title for ex_id, ex in all_exercises().items()}
+    reports = {ex_id: dict(ex.reports) for ex_id, ex in all_exercises().items() if ex.reports}
     source = pristine_dir or root / "exercises"
     paths = sorted(source.glob("*.ipynb"))
     if only:
@@ -163,7 +166,7 @@ def take_snapshot(root: Path, pristine_dir: Path | None = None, only: list[str] 
         paths = [p for p in paths if p.name in wanted]
     if not paths:
         raise CourseError(f"no exercise notebooks in {source}")
-    pristine = {p.name: load_pristine(p, titles) for p in paths}
+    pristine = {p.name: load_pristine(p, titles, reports) for p in paths}
     library = library_files(root / PACKAGE)
     if f"{PACKAGE}/__init__.py" not in library:
         raise CourseError(f"{root / PACKAGE} is not the coursetools package")
