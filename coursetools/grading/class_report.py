@@ -551,12 +551,14 @@ def write_class_report(out_dir: Path) -> Path:
 
 
 def write_class_files(out_dir: Path) -> None:
-    """After a report is written (``grade``, ``merge``): the class page.
+    """After a report is written (``grade``, ``merge``): the class page and the gradebook.
 
     A failure here never costs the report itself, which is already on disk: it is said on
     stderr, and ``python -m coursetools report REPORT_DIR`` tries again.
     """
-    for what, write in (("class report", write_class_report),):
+    from coursetools.grading.gradebook import write_gradebook
+
+    for what, write in (("class report", write_class_report), ("gradebook", write_gradebook)):
         try:
             write(out_dir)
         except Exception as error:  # noqa: BLE001 - the report is written; say why the extra did not

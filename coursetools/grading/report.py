@@ -135,7 +135,7 @@ def write_report(outcome: ClassOutcome, out_dir: Path) -> dict[str, str]:
             log += notebook.log
     log += outcome.class_notes + outcome.notes
     (out_dir / "grading.log").write_text(safe_text("\n".join(log) + "\n"), encoding="utf-8")
-    write_class_files(out_dir)  # class.html, from the files just written
+    write_class_files(out_dir)  # class.html and gradebook.csv, from the files just written
     return files
 
 
