@@ -210,7 +210,7 @@ def test_the_course_fingerprint_changes_with_checks_and_notebooks(tmp_path):
     course = make_course(tmp_path / "course")
     before = course_fingerprint(take_snapshot(course, only=[LAYERS]), course / "data")
     assert course_fingerprint(take_snapshot(course, only=[LAYERS]), course / "data") == before
-    check = course / "coursetools" / "checks" / "lesson01.py"
+    check = course / "coursetools" / "lessons" / "lesson01" / "checks.py"
     check.write_text(check.read_text() + "\n# changed\n")
     changed = course_fingerprint(take_snapshot(course, only=[LAYERS]), course / "data")
     assert changed != before
