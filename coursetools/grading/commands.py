@@ -214,4 +214,4 @@ def add_grading_commands(sub: Any, root: Path) -> None:
     bench.add_argument("--no-baseline", action="store_true", help="skip timing plain execution")
     bench.add_argument("--no-sandbox", action="store_true", help="grade without the kernel sandbox")
     bench.set_defaults(run=lambda a: _grade_benchmark(a, root))
-    add_instructor_commands(sub, root)  # report
+    add_instructor_commands(sub, root)  # report, gradescope-zip

@@ -1,9 +1,10 @@
-"""``report``, and the ``--roster`` option of ``grade`` and ``merge``.
+"""``report`` and ``gradescope-zip``, and the ``--roster`` option of ``grade`` and ``merge``.
 
 ``python -m coursetools report REPORT_DIR [--roster FILE]`` writes ``class.html`` and
 ``gradebook.csv`` again from a report's ``grades.csv`` and ``grading.log`` (a report from
 an earlier grader, or a roster that arrived after grading); ``grade`` and ``merge`` write
-both themselves.
+both themselves. ``python -m coursetools gradescope-zip OUT.zip`` builds the Gradescope
+autograder package (:mod:`coursetools.grading.gradescope`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,19 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gradescope_zip(args: argparse.Namespace, root: Path) -> int:
+    from coursetools.grading.gradescope import GradescopeError, build_zip
+
+    try:
+        path, config = build_zip(root, Path(args.out_zip), args.notebooks or None, visibility=args.visibility)
+    except GradescopeError as error:
+        print(f"gradescope-zip: {error}", file=sys.stderr)
+        return CANNOT_RUN
+    print(f"wrote {path}: {len(config['notebooks'])} notebook(s) ({', '.join(config['notebooks'])}), "
+          f"{config['max_score']:g} point(s); upload it as the assignment's autograder (README, 'Gradescope')")
+    return 0
+
+
 def add_instructor_commands(sub: Any, root: Path) -> None:
     report = sub.add_parser(
         "report", help="write class.html and gradebook.csv of a report folder again (e.g. with a roster)",
@@ -70,3 +84,15 @@ def add_instructor_commands(sub: Any, root: Path) -> None:
     report.add_argument("report_dir", metavar="REPORT_DIR")
     add_roster_option(report)
     report.set_defaults(run=_report)
+
+    zipped = sub.add_parser(
+        "gradescope-zip", help="build the Gradescope autograder package (setup.sh, run_autograder, the grader)",
+        description="Write a Gradescope autograder zip that grades the submitted exercise notebooks with this "
+                    "course's grader (hidden checks included, never solutions/).")
+    zipped.add_argument("out_zip", metavar="OUT.zip")
+    zipped.add_argument("--notebooks", nargs="+", metavar="NAME",
+                        help="the exercise notebooks of this Gradescope assignment (default: all)")
+    zipped.add_argument("--visibility", default="visible",
+                        choices=["visible", "hidden", "after_due_date", "after_published"],
+                        help="when learners see each exercise's result (default: visible)")
+    zipped.set_defaults(run=lambda a: _gradescope_zip(a, root))
