@@ -22,6 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from coursetools.grading.options import LIMIT_OPTIONS, GradeOptions, Limits, shown
+from coursetools.grading.instructor_commands import (
+    add_instructor_commands,
+    add_roster_option,
+    load_roster,
+    write_roster_gradebook,
+)
 
 CANNOT_RUN = 2
 GRADER_FAULTS = 3
@@ -65,6 +71,7 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
 
     pristine = Path(args.release) / PRISTINE_DIR if args.release else None
     out = Path(args.out)
+    roster = load_roster(args, "grade")
     try:
         shard = parse_shard(args.shard, os.environ) if args.shard else None
         if pristine is not None and not pristine.is_dir():
@@ -77,6 +84,7 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
         )
         outcome = grade_class(Path(args.submissions), snapshot, options, shard.select if shard else None)
         write_report(outcome, out)
+        write_roster_gradebook(out, roster)
         if shard is not None:
             write_partial(outcome, out, shard, course_fingerprint(snapshot, options.data_dir), verdict_options(options))
             with open(out / "grading.log", "a", encoding="utf-8") as log:
@@ -114,8 +122,10 @@ def _merge(args: argparse.Namespace) -> int:
     from coursetools.grading.shards import ShardError, merge_reports
 
     out = Path(args.out)
+    roster = load_roster(args, "merge")
     try:
         outcome = merge_reports([Path(part) for part in args.parts], out)
+        write_roster_gradebook(out, roster)
     except (ShardError, OSError) as error:
         print(f"merge: {error}", file=sys.stderr)
         return CANNOT_RUN
@@ -154,6 +164,7 @@ def add_grading_commands(sub: Any, root: Path) -> None:
     _add_merge(sub)
     _add_progress(sub, root)
     _add_grade_benchmark(sub, root)
+    add_instructor_commands(sub, root)  # report, gradescope-zip
 
 
 def _add_release(sub: Any, root: Path) -> None:
@@ -181,6 +192,7 @@ def _add_grade(sub: Any, root: Path) -> None:
                        help="grade only shard K of N of the learners and write a partial report (see merge); "
                             "auto or auto/N: K (and N) from COURSETOOLS_SHARD, a Slurm array or a Kubernetes "
                             "Indexed Job")
+    add_roster_option(grade)
     grade.set_defaults(run=lambda a: _grade(a, root))
 
 
@@ -193,6 +205,7 @@ def _add_merge(sub: Any) -> None:
     merge.add_argument("parts", nargs="+", metavar="PART",
                        help="a REPORT_DIR written by grade --shard, or a folder of them")
     merge.add_argument("--out", required=True, metavar="REPORT_DIR")
+    add_roster_option(merge)
     merge.set_defaults(run=_merge)
 
 

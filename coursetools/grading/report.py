@@ -23,6 +23,7 @@ import unicodedata
 from datetime import datetime
 from pathlib import Path
 
+from coursetools.grading.class_report import write_class_files
 from coursetools.grading.grader import ClassOutcome, LearnerOutcome
 from coursetools.grading.outcome import ERROR, FAILED, MISSING, PASSED, STATUSES, format_points, safe_text
 
@@ -134,6 +135,7 @@ def write_report(outcome: ClassOutcome, out_dir: Path) -> dict[str, str]:
             log += notebook.log
     log += outcome.class_notes + outcome.notes
     (out_dir / "grading.log").write_text(safe_text("\n".join(log) + "\n"), encoding="utf-8")
+    write_class_files(out_dir)  # class.html and gradebook.csv, from the files just written
     return files
 
 

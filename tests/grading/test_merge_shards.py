@@ -35,8 +35,8 @@ from fixtures.grading.classroom import (
 SHARDS = 3
 
 
-def merge_cli(parts: list[Path], out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-m", "coursetools", "merge", *map(str, parts), "--out", str(out)],
+def merge_cli(parts: list[Path], out: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "coursetools", "merge", *map(str, parts), "--out", str(out), *options],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
@@ -96,6 +96,32 @@ def test_three_shards_merged_equal_one_run(graded):
         ("ada", "passed"), ("bob", "failed"), ("cy", "failed")}
     assert "skipped 'notes.txt'" in (whole / "grading.log").read_text() and "skipped '.git'" in (
         merged / "grading.log").read_text()
+
+
+def test_merged_class_page_and_gradebook_equal_one_run(graded, tmp_path):
+    base, _, _, _, parts = graded
+    whole, merged = base / "whole", base / "merged"
+    for name in ("class.html", "gradebook.csv"):
+        assert (merged / name).read_bytes() == (whole / name).read_bytes(), name
+    page = (whole / "class.html").read_text(encoding="utf-8")
+    assert "6 learner(s) · 5 exercise(s) in 1 notebook(s)" in page.replace("&middot;", "·")
+    assert "computes_relu" not in page and "relu_output_is_never_negative" not in page
+    # With a roster: merge --roster writes what `report --roster` makes of the one-run report.
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,lms_id\nada,ada@uni.example\n=dee,dee@uni.example\nZoë,zoe@uni.example\nghost,g@x\n",
+                      encoding="utf-8")
+    with_roster = merge_cli(parts, tmp_path / "merged", "--roster", str(roster))
+    assert with_roster.returncode == 0, with_roster.stderr[-2000:]
+    shutil.copytree(whole, tmp_path / "whole")
+    again = subprocess.run([PYTHON, "-m", "coursetools", "report", str(tmp_path / "whole"), "--roster", str(roster)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    book = (tmp_path / "merged" / "gradebook.csv").read_bytes()
+    assert book == (tmp_path / "whole" / "gradebook.csv").read_bytes()
+    assert book.startswith(b"learner,lms_id,total,max,01_layers\r\nbob,,4,5,4\r\ncy,,0,5,0\r\n")  # no id: first
+    assert book.endswith(b"'=dee,dee@uni.example,0,5,0\r\nZo\xc3\xab,zoe@uni.example,0,5,0\r\nada,ada@uni.example,5,5,5\r\n")
+    for said in (with_roster.stderr, again.stderr):
+        assert "learner 'bob' is not in the roster" in said and "the roster names 'ghost'" in said
 
 
 def test_each_shard_holds_its_slice_and_says_so(graded):
