@@ -34,6 +34,15 @@ SUPPORTED = ((3, 10), (3, 13))  # the Python versions TensorFlow 2.21 publishes 
 QUIET_TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}  # see coursetools/quiet_env.py
 START_PAGE = "START_HERE.md"
 LAB_SETTINGS = ".jupyter/lab-settings"
+# The options of `jupyter lab` that take no value: LabApp.flags of the pinned JupyterLab and
+# traitlets' own (help, version). Every other option takes one. tests/test_lab_arguments.py
+# compares this with the installed JupyterLab, so a new pin cannot leave it behind.
+LAB_FLAGS = frozenset({
+    "allow-root", "autoreload", "collaborative", "core-mode", "custom-css", "debug", "dev-mode",
+    "expose-app-in-browser", "extensions-in-dev-mode", "generate-config", "no-browser", "no-script", "script",
+    "show-config", "show-config-json", "skip-dev-build", "splice-source", "watch", "y",
+    "h", "help", "help-all", "version",
+})
 HIDDEN_IN_LAB = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*~", "*.egg-info")  # Jupyter's defaults + egg-info
 GRAPHVIZ_HELP = (
     "Graphviz's `dot` program is missing, so model diagrams cannot be drawn. Install it with "
@@ -190,6 +199,30 @@ def check_exercises(extra: list[str]) -> int:
     return run([str(PYTHON), "-m", "coursetools", "selfcheck", *extra])
 
 
+def files_to_open(extra: list[str]) -> list[str]:
+    """The files a `jupyter lab` command line opens: its arguments that are not options or their values.
+
+    Read as Jupyter (traitlets) reads them: `--port=8899` and `--port 8899` are one option with
+    its value, as is any `--Class.trait value`; the options in LAB_FLAGS take no value; after
+    `--` everything is a file. So `--no-browser --port 8899` opens no file (and keeps the start
+    page), and `--no-browser notebooks/x.ipynb` opens x.
+    """
+    files: list[str] = []
+    index = 0
+    while index < len(extra):
+        arg = extra[index]
+        if arg == "--":
+            return files + extra[index + 1:]
+        if arg.startswith("-") and arg != "-":
+            name = arg.lstrip("-")
+            if "=" not in name and name not in LAB_FLAGS:
+                index += 1  # the option's value, given as the next argument
+        else:
+            files.append(arg)
+        index += 1
+    return files
+
+
 def lab_arguments(extra: list[str]) -> list[str]:
     """JupyterLab on the course: its own settings, and the start page in a fresh layout.
 
@@ -206,9 +239,9 @@ def lab_arguments(extra: list[str]) -> list[str]:
     args += [f"--ContentsManager.hide_globs={pattern}" for pattern in HIDDEN_IN_LAB]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")  # containers and CI machines run as root; Jupyter refuses that by default
-    if not any(not arg.startswith("-") for arg in extra):
+    if not files_to_open(extra):
         args.append(f"--LabApp.default_url=/lab/tree/{START_PAGE}")
-    return args + extra
+    return args + extra  # passed on untouched: Jupyter parses them itself
 
 
 def lab(extra: list[str]) -> int:
