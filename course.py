@@ -17,11 +17,14 @@ unchanged (a hash of both is stored in the environment).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import venv
 from pathlib import Path
 
@@ -80,9 +83,77 @@ def check_python() -> None:
         sys.exit(f"[course] Python {low} to {high} is needed (3.11 recommended); this is {sys.version.split()[0]}.")
 
 
+LONG_SHEBANG = re.compile(r"""^'''exec' ("?)(.+?)\1 "\$0" "\$@"$""")  # pip's form for long paths or spaces
+
+
+def _script_interpreter(script: Path) -> str | None:
+    """The Python a console script of .venv/bin runs: its shebang, or the `exec` line pip writes instead."""
+    try:
+        head = script.read_bytes()[:4096].decode("utf-8", "replace").splitlines()[:2]
+    except OSError:
+        return None
+    if not head or not head[0].startswith("#!"):
+        return None
+    if head[0].strip() != "#!/bin/sh":
+        return head[0][2:].strip()
+    found = LONG_SHEBANG.match(head[1]) if len(head) > 1 else None
+    return found.group(2) if found else None
+
+
+def _recorded_folders() -> list[Path]:
+    """The course folders .venv's own files point to: the editable install and its scripts' interpreter."""
+    folders = []
+    for pattern in ("lib/python*/site-packages/coursetools-*.dist-info/direct_url.json",
+                    "Lib/site-packages/coursetools-*.dist-info/direct_url.json"):
+        for record in sorted(VENV.glob(pattern)):
+            try:
+                url = json.loads(record.read_text(encoding="utf-8")).get("url", "")
+            except (OSError, ValueError):
+                continue
+            if url.startswith("file://"):
+                folders.append(Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)))
+    interpreter = _script_interpreter(BIN / "jupyter")
+    if interpreter:
+        folders.append(Path(interpreter).parents[2])  # <folder>/.venv/bin/python
+    return folders
+
+
+def venv_elsewhere() -> Path | None:
+    """The other folder .venv was made in, when the course folder was moved or copied with it; else None.
+
+    A venv is not relocatable: each script in .venv/bin starts `<folder>/.venv/bin/python`, and
+    the editable install imports `coursetools` from `<folder>`, both as they were at install time.
+    Moved or copied, the stamp still matches, but `jupyter` runs the old folder's environment
+    and kernels import the old folder's code (or nothing runs, if that folder is gone).
+    """
+    here = os.path.realpath(ROOT)
+    for folder in _recorded_folders():
+        if os.path.realpath(folder) != here:
+            return folder
+    return None
+
+
+def replace_foreign_venv() -> None:
+    """Remove a .venv made for another folder (and say so), so that it is built anew for this one."""
+    elsewhere = venv_elsewhere()
+    if elsewhere is None:
+        return
+    again = f"rm -rf {VENV} && python3 {ROOT / 'course.py'} setup"
+    if VENV.is_symlink() or not (VENV / "pyvenv.cfg").is_file():
+        sys.exit(f"[course] {VENV} belongs to {elsewhere}, not to this folder, so it would run that folder's code. "
+                 f"Make one for this folder: {again}")
+    say(f".venv was made for {elsewhere}, not for this folder (the course folder was moved or copied with it), "
+        "so it would run that folder's code: building a new one here")
+    try:
+        shutil.rmtree(VENV)
+    except OSError as error:
+        sys.exit(f"[course] could not remove {VENV} ({error.strerror}). Make one for this folder: {again}")
+
+
 def ensure_environment() -> None:
-    """Create .venv and install the pinned requirements, unless that is already done."""
+    """Create .venv and install the pinned requirements, unless that is already done (for this folder)."""
     check_python()
+    replace_foreign_venv()
     wanted = requirements_hash()
     if STAMP.exists() and STAMP.read_text().strip() == wanted and PYTHON.exists():
         say("environment up to date (.venv), skipping install")
