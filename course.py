@@ -57,6 +57,12 @@ BUBBLEWRAP_HELP = (
     "unsandboxed (it warns when it does). Install it: `sudo apt-get install bubblewrap` (Debian/Ubuntu), "
     "`sudo dnf install bubblewrap` (Fedora)."
 )
+BROWSER_PACKAGES = ("chromium", "chromium-driver", "fonts-noto-color-emoji")
+BROWSER_FILES = ("/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+BROWSER_HELP = (
+    "Chromium is missing, so tests/test_learner_in_a_browser.py (a learner in a real browser) is skipped. "
+    f"Install it as root: `apt-get install {' '.join(BROWSER_PACKAGES)}` (Debian/Ubuntu)."
+)
 SLURM_PACKAGES = ("munge", "slurmctld", "slurmd", "slurm-client")
 SLURM_PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch")
 SLURM_HELP = (
@@ -224,6 +230,22 @@ def ensure_slurm() -> None:
         say(f"warning: {SLURM_HELP}")
 
 
+def ensure_browser() -> None:
+    """The learner's end-to-end test drives JupyterLab in Debian's Chromium; install it where we may.
+
+    Only `test` asks for it: learners never need a browser from us (they bring their own).
+    """
+    if not sys.platform.startswith("linux") or all(os.path.exists(path) for path in BROWSER_FILES):
+        return
+    apt = may_apt()
+    if apt:
+        say(f"installing a headless browser for the learner's end-to-end test (Debian packages "
+            f"{' '.join(BROWSER_PACKAGES)})")
+        apt_get_install(apt, list(BROWSER_PACKAGES))
+    if not all(os.path.exists(path) for path in BROWSER_FILES):
+        say(f"warning: {BROWSER_HELP}")
+
+
 def course_env() -> dict[str, str]:
     env = dict(os.environ)
     for key, value in QUIET_TF_ENV.items():
@@ -243,6 +265,7 @@ def test(extra: list[str]) -> int:
     ensure_graphviz(required=True)
     ensure_bubblewrap()
     ensure_slurm()
+    ensure_browser()
     started = time.monotonic()
     # testpaths (pyproject.toml): tests/, and notebooks/ + solutions/ compared strictly by nbval.
     code = run([str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadscope", "--nbval", "--nbval-current-env", *extra])

@@ -58,11 +58,9 @@ def card_for(exercise_id: str, name: str) -> CheckFailed:
     """The card a check cell shows when its answer cell has not run in this kernel."""
     return CheckFailed(exercise_id, Mistake(
         "run the answer cell above first.",
-        expected=f"`{name}`, made by the answer cell above when it runs",
-        found=f"no `{name}` in this notebook's kernel yet (Python's NameError)",
-        hint="click the answer cell above, press Shift+Enter to run it, then run this check again (after a "
-             "kernel restart, nothing has run: Run → Run All Above Selected Cell). Ran it already? Then it "
-             f"must assign `{name}`: keep that name.",
+        expected=f"`{name}`, made by running the answer cell above",
+        found=f"no `{name}` yet: that cell has not run since the kernel started, or names it otherwise",
+        hint="run the cells above this one (Run → Run All Above Selected Cell), then this one again",
     ))
 
 

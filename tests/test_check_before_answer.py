@@ -41,7 +41,8 @@ def test_the_card_looks_like_every_other_card():
     lines = card_for("4.1", "model").lines()
     assert lines[0] == "❌ 4.1: run the answer cell above first."
     assert [line.split(":")[0].strip() for line in lines[1:]] == ["expected", "found", "hint"]
-    assert "`model`" in lines[1] and "Shift+Enter" in lines[3]
+    assert "`model`" in lines[1] and "Run All Above Selected Cell" in lines[3]
+    assert all(len(line) <= 100 for line in lines), "a card line must fit a notebook's width without wrapping"
 
 
 def _run(cells: list[str]) -> list[dict]:
