@@ -311,7 +311,7 @@ def record(lab: Lab, name: str, seconds: float) -> None:
 # --- the learner -------------------------------------------------------------------------------------
 
 
-def test_a_learners_first_exercise_from_the_start_page_to_progress(lab: Lab, browser: Any) -> None:
+def test_a_learners_first_exercise_from_the_start_page_to_progress(browser: Any, lab: Lab) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -396,7 +396,7 @@ def test_a_learners_first_exercise_from_the_start_page_to_progress(lab: Lab, bro
     assert f"1 passed, 0 failed, {len(rows)} not started" in result.stdout
 
 
-def test_lesson_four_runs_all_cells_in_the_browser(lab: Lab, browser: Any) -> None:
+def test_lesson_four_runs_all_cells_in_the_browser(browser: Any, lab: Lab) -> None:
     """*Run → Run All Cells* on lesson 4 reaches idle with every cell run; errors only where the lesson shows one."""
     from selenium.webdriver.common.by import By
 
