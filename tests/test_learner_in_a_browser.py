@@ -31,7 +31,7 @@ import subprocess
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,12 @@ import pytest
 
 from coursetools import schema
 from coursetools.lessons import all_lessons
-from fixtures.learner_course import environment_for, copy_course
+from fixtures.lab_page import (SHOTS, cell_index, cells, keys, kernel_idle, menu, output_text, prompts, scroll_to,
+                               select_cell, shift_enter, shot, start_page_link, type_answer, wait_for)
+from fixtures.learner_course import copy_course, environment_for
 
 pytestmark = pytest.mark.kernels  # a JupyterLab server, kernels and a browser: not in the quick loop
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "test-screenshots" / "learner"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -158,149 +158,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
-
-
-# --- what a learner sees and does --------------------------------------------------------------------
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout: float = 120, driver: Any = None) -> Any:
-    """Poll ``condition`` until it returns something true; fail with ``what`` (and a screenshot) otherwise."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            result = condition()
-        except Exception:  # noqa: BLE001 -- the page is changing under us: look again
-            result = None
-        if result:
-            return result
-        time.sleep(0.1)
-    if driver is not None:
-        driver.save_screenshot(str(SHOTS / "timeout.png"))
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (screenshot: {SHOTS / 'timeout.png'})")
-
-
-def shot(driver: Any, name: str) -> None:
-    driver.save_screenshot(str(SHOTS / f"{name}.png"))
-
-
-def panel(driver: Any) -> Any:
-    """The notebook in front."""
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden)")
-
-
-def cells(driver: Any) -> list[Any]:
-    from selenium.webdriver.common.by import By
-
-    return panel(driver).find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")
-
-
-def output_text(driver: Any, index: int) -> str:
-    from selenium.webdriver.common.by import By
-
-    areas = cells(driver)[index].find_elements(By.CSS_SELECTOR, ".jp-OutputArea")
-    return areas[0].text if areas else ""
-
-
-def kernel_idle(driver: Any) -> bool:
-    """The notebook's kernel is connected and idle: the status bar says so, and so does the toolbar.
-
-    The toolbar's indicator alone reads "idle" while the kernel is still initializing; a Run All
-    given then does nothing.
-    """
-    return bool(driver.execute_script(
-        "const i = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');"
-        "const bar = Array.from(document.querySelectorAll('.jp-StatusBar-TextItem')).map(e => e.textContent);"
-        "return !!i && i.getAttribute('data-status') === 'idle' && bar.some(t => t.endsWith('| Idle'));"))
-
-
-def prompts(driver: Any) -> list[str]:
-    """Each code cell's prompt, "[3]:", "[*]:" or "[ ]:", as the page shows it."""
-    return driver.execute_script(
-        "return Array.from(document.querySelectorAll("
-        "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .jp-InputPrompt'))"
-        ".map(e => e.textContent.trim())")
-
-
-def menu(driver: Any, top: str, item: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.find_element(By.XPATH, f"//div[contains(@class, 'lm-MenuBar-itemLabel') and text()='{top}']").click()
-    wait_for(f"the {top} menu", lambda: driver.find_element(
-        By.XPATH, f"//div[contains(@class, 'lm-Menu-itemLabel') and text()='{item}']"), 10, driver).click()
-
-
-def keys(driver: Any, *sequence: str, modifier: str | None = None) -> None:
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    chain = ActionChains(driver)
-    if modifier:
-        chain.key_down(modifier)
-    chain.send_keys(*sequence)
-    if modifier:
-        chain.key_up(modifier)
-    chain.perform()
-
-
-def shift_enter(driver: Any, nb: Any, index: int) -> float:
-    """Press Shift+Enter on cell ``index`` (run it, select the next); return when it ran: the moment it was pressed."""
-    from selenium.webdriver.common.keys import Keys
-
-    code_index = sum(1 for cell in nb.cells[:index] if cell.cell_type == "code")
-    before = prompts(driver)[code_index]
-    pressed = time.monotonic()
-    keys(driver, Keys.ENTER, modifier=Keys.SHIFT)
-
-    def ran() -> bool:
-        now = prompts(driver)[code_index]  # its new count comes with execute_input, after "busy":
-        return now != before and bool(re.fullmatch(r"\[\d+\]:", now)) and kernel_idle(driver)  # so idle is the end
-
-    wait_for(f"cell {index} to run", ran, driver=driver)
-    return pressed
-
-
-def type_answer(driver: Any, index: int, code: str) -> None:
-    """Click into the answer cell, select all of it and type ``code`` over it."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
-    cell = cells(driver)[index]
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
-    cell.find_element(By.CSS_SELECTOR, ".cm-content").click()
-    keys(driver, "a", modifier=Keys.CONTROL)
-    keys(driver, code)
-    wait_for("the typed answer", lambda: cell.find_element(By.CSS_SELECTOR, ".cm-content").text == code, 10, driver)
-
-
-def scroll_to(driver: Any, index: int) -> None:
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", cells(driver)[index])
-
-
-def start_page_link(driver: Any, target: str) -> Any:
-    """The link of the start page (the one in front) to ``target``, a path in the course."""
-    from selenium.webdriver.common.by import By
-
-    return wait_for(f"the start page's link to {target}", lambda: [
-        a for a in driver.find_elements(By.CSS_SELECTOR, ".jp-RenderedMarkdown a")
-        if (a.get_attribute("href") or "").split("?")[0].endswith("/" + target) and a.is_displayed()], driver=driver)[0]
-
-
-def select_cell(driver: Any, index: int) -> None:
-    """Click a cell's prompt area: the cell is selected, in command mode (as a learner clicks beside it)."""
-    from selenium.webdriver.common.by import By
-
-    cell = cells(driver)[index]
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
-    cell.find_element(By.CSS_SELECTOR, ".jp-InputPrompt").click()
-
-
-def cell_index(nb: Any, role: str, exercise: str) -> int:
-    for index, cell in enumerate(nb.cells):
-        if (role == "answer" and schema.is_answer(cell) or role == "check" and schema.is_check(cell)) \
-                and schema.exercise_id(cell) == exercise:
-            return index
-    raise KeyError((role, exercise))
 
 
 def record(lab: Lab, name: str, seconds: float) -> None:
