@@ -511,6 +511,11 @@ def _require_shape(key: str, value: object, right: tuple) -> None:
     if items == list(right[1:]):
         raise Mistake(f"the shape of {what} leaves out the batch axis.", expected="Keras's shape, batch axis first",
                       found=str(tuple(items)), hint="Keras writes the batch axis of a symbolic tensor as None")
+    if len(items) == len(right) and items[1:] == list(right[1:]):
+        raise Mistake(f"the shape of {what} gives the batch axis a size.", expected=f"{right}: batch axis first",
+                      found=str(tuple(items)),
+                      hint="the batch axis of a symbolic tensor is None: keras.Input fixes the shape of one sample, "
+                      "not how many samples a batch will hold")
     raise Mistake(f"the shape of {what} is not the one Keras gives.", expected="the shape of that symbolic tensor",
                   found=str(tuple(items)), hint="go through the code one line at a time: what does each layer do "
                   "to the shape it receives?")
