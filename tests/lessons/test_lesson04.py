@@ -299,15 +299,53 @@ def wide_deep(*, order="wide-first", how="layer", wide="flatten", deep="average"
     return keras.Model([image, other] if two_inputs else image, outputs)
 
 
+def wide_deep_nested(kind, *, order="wide-first", extra=None):
+    """The deep path as a model of its own, called on the image (issue 15: only top-level layers were read)."""
+    image = keras.Input(shape=(8, 8, 1))
+    steps = [layers.Conv2D(8, 3, padding="same", activation="relu"), layers.GlobalAveragePooling2D()]
+    steps += [extra] if extra is not None else []
+    if kind == "sequential":
+        deep_path = keras.Sequential([keras.Input(shape=(8, 8, 1)), *steps], name="deep_path")
+    elif kind == "sequential-no-input":
+        deep_path = keras.Sequential(steps)
+    else:
+        maps = keras.Input(shape=(8, 8, 1))
+        x = maps
+        for step in steps:
+            x = step(x)
+        deep_path = keras.Model(maps, x, name="deep_path")
+    pair = [layers.Flatten()(image), deep_path(image)]
+    joined = layers.Concatenate()(pair if order == "wide-first" else pair[::-1])
+    return keras.Model(image, layers.Dense(10, activation="softmax")(joined))
+
+
+def wide_deep_extra_dense(where):
+    image = keras.Input(shape=(8, 8, 1))
+    deep = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3, padding="same", activation="relu")(image))
+    wide = layers.Flatten()(image)
+    if where == "deep":
+        deep = layers.Dense(8, activation="relu")(deep)
+    elif where == "wide":
+        wide = layers.Dense(64, activation="relu")(wide)
+    joined = layers.Concatenate()([wide, deep])
+    if where == "head":
+        joined = layers.Dense(32, activation="relu")(joined)
+    return keras.Model(image, layers.Dense(10, activation="softmax")(joined))
+
+
 @pytest.mark.parametrize(
     "make",
     [
         lambda: wide_deep(),
         lambda: wide_deep(order="deep-first", how="function"),
         lambda: wide_deep(how="ops", wide="reshape"),
-        lambda: wide_deep(separate_softmax=True, padding="valid"),
+        lambda: wide_deep(separate_softmax=True),
+        lambda: wide_deep_nested("sequential"),
+        lambda: wide_deep_nested("functional"),
+        lambda: wide_deep_nested("sequential-no-input", order="deep-first"),
     ],
-    ids=["concatenate-layer", "deep-first-function", "ops-concatenate-reshape", "separate-softmax-valid"],
+    ids=["concatenate-layer", "deep-first-function", "ops-concatenate-reshape", "separate-softmax",
+         "nested-sequential", "nested-functional", "nested-sequential-unbuilt"],
 )
 def test_4_3_accepts(make):
     assert_passes("4.3", wide_deep=make())
@@ -324,6 +362,9 @@ def test_4_3_accepts(make):
         (lambda: wide_deep(acts=("sigmoid", "softmax")), "['sigmoid', 'softmax']"),
         (lambda: wide_deep(wide="rescaled"), "computes something else"),
         (lambda: wide_deep(extra_dense=True), "has 2 Dense layers"),
+        (lambda: wide_deep(padding="valid"), 'padding="same"'),
+        (lambda: wide_deep(separate_softmax=True, padding="valid", order="deep-first"), 'padding="same"'),
+        (lambda: wide_deep_nested("sequential", extra=layers.Dense(8)), "has 2 Dense layers"),
         (lambda: wide_deep(two_inputs=True), "2 inputs"),
         (lambda: given_deep_plain(), "wrong input shape"),
         (lambda: subclassed(), "not built with the functional API or Sequential"),
@@ -331,10 +372,17 @@ def test_4_3_accepts(make):
         (lambda: keras.Model, "the class Model itself"),
     ],
     ids=["no-concat", "flattened-deep", "max-pool", "wrong-filters", "no-softmax", "wrong-activation",
-         "wide-changed", "extra-dense", "two-inputs", "flat-model", "subclassed", "layer", "class"],
+         "wide-changed", "extra-dense", "valid-padding", "valid-padding-deep-first", "nested-extra-dense", "two-inputs", "flat-model", "subclassed", "layer", "class"],
 )
 def test_4_3_rejects(make, phrase):
     assert_fails("4.3", phrase, wide_deep=make())
+
+
+@pytest.mark.parametrize("where", ["head", "deep", "wide"])
+def test_4_3_an_extra_dense_layer_is_named_as_such(where):
+    """Issue 15: an extra Dense was told "joins the wrong tensors"."""
+    failure = assert_fails("4.3", "has 2 Dense layers", wide_deep=wide_deep_extra_dense(where))
+    assert "joins the wrong tensors" not in failure.message()
 
 
 def test_4_3_placeholder_says_not_done():

@@ -21,7 +21,15 @@ from coursetools.lessons.lesson04.given import DEEP_PLAIN_LAYERS, given_residual
 from coursetools.expect import describe, expect_model
 from coursetools.feedback import Mistake
 from coursetools.lessons.lesson04.tools import BLOCK_CASES, glorot_uniform, layer_gradients
-from coursetools.probing import activation_of, dense_layers, first_line, output_or_mistake, same_values, to_numpy
+from coursetools.probing import (
+    activation_of,
+    dense_layers,
+    first_line,
+    output_or_mistake,
+    same_values,
+    to_numpy,
+    unnested,
+)
 from coursetools.registry import exercise
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -50,8 +58,12 @@ def _shapes(tensors) -> list[tuple]:
 
 
 def _model_from(value: object, what: str, input_shape: tuple, hint: str) -> tuple:
-    """``(model, output shape)`` for a one-input, one-output model taking samples of ``input_shape``."""
-    model = expect_model(value, what)
+    """``(model, output shape)`` for a one-input, one-output model taking samples of ``input_shape``.
+
+    The model comes back :func:`~coursetools.probing.unnested`: the graph that runs, nested models'
+    layers called directly, so a check that reads its layers sees those of nested models too.
+    """
+    model = unnested(expect_model(value, what))
     _one_input(model, input_shape, what, hint)
     return model, _one_output(model, what)
 
@@ -378,28 +390,22 @@ _HEAD_WIDTHS = {
 }
 
 
-def _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias, pool: str = "average") -> list[np.ndarray]:
-    """Softmax outputs of the wide & deep spec, for both paddings of the Conv2D and both orders of the join."""
+def _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias, *, pool: str = "average",
+                       padding: str = "same") -> list[np.ndarray]:
+    """Softmax outputs of the wide & deep spec, for both orders of the join."""
     wide = x.reshape(len(x), -1).astype("float64")
+    maps = to_numpy(_ops_relu(_conv(x, kernel, bias, padding=padding)))
+    deep = maps.mean(axis=(1, 2)) if pool == "average" else maps.max(axis=(1, 2))
     outputs = []
-    for padding in ("same", "valid"):
-        maps = to_numpy(_ops_relu(_conv(x, kernel, bias, padding=padding)))
-        deep = maps.mean(axis=(1, 2)) if pool == "average" else maps.max(axis=(1, 2))
-        outputs += [np.concatenate([wide, deep], axis=1), np.concatenate([deep, wide], axis=1)]
-    for index, joined in enumerate(outputs):
+    for joined in (np.concatenate([wide, deep], axis=1), np.concatenate([deep, wide], axis=1)):
         logits = joined @ head_kernel + head_bias
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-        outputs[index] = exp / exp.sum(axis=1, keepdims=True)
+        outputs.append(exp / exp.sum(axis=1, keepdims=True))
     return outputs
 
 
-@exercise("4.3", "A wide and deep model on images")
-def wide_and_deep(wide_deep: object) -> str:
-    what = "`wide_deep`"
-    model, out = _model_from(wide_deep, what, (8, 8, 1), "use keras.Input(shape=(8, 8, 1)): the digits as images")
-    if out != (None, 10):
-        raise Mistake(f"{what} has the wrong output shape.", expected="(None, 10): one probability per digit",
-                      found=f"{out}", hint='end with layers.Dense(10, activation="softmax") on the joined vector')
+def _wide_deep_layers(model, what: str) -> tuple[object, object]:
+    """``(the Conv2D, the Dense head)`` of a wide & deep model; a Mistake for anything else the spec lacks."""
     dense = dense_layers(model)
     convs = [layer for layer in _weighted(model) if _kind(layer) == "Conv2D"]
     width = int(dense[-1].kernel.shape[0]) if dense else None
@@ -416,6 +422,12 @@ def wide_and_deep(wide_deep: object) -> str:
             expected="one Conv2D(8, 3) on the image: kernel (3, 3, 1, 8)",
             found=f"Conv2D kernels {[tuple(conv.kernel.shape) for conv in convs]}",
         )
+    if len(dense) != 1:
+        raise Mistake(f"{what} has {len(dense)} Dense layers.",
+                      expected="one: the Dense(10) head on the 72 joined numbers, and no Dense on either path",
+                      found=f"Dense kernels {[tuple(layer.kernel.shape) for layer in dense]}",
+                      hint="the deep path is Conv2D -> GlobalAveragePooling2D, the wide path Flatten; the only Dense "
+                      "is the head")
     if width != 72:
         raise Mistake(
             f"{what} joins the wrong tensors.",
@@ -423,37 +435,58 @@ def wide_and_deep(wide_deep: object) -> str:
             found=f"a head that receives {width} numbers: {_HEAD_WIDTHS.get(width, 'not the 72 asked for')}",
             hint="wide = layers.Flatten()(inputs); deep = layers.GlobalAveragePooling2D()(conv output); join those two",
         )
-    if len(dense) != 1:
-        raise Mistake(f"{what} has {len(dense)} Dense layers.", expected="one: the Dense(10) head on the 72 joined numbers",
-                      found=f"Dense kernels {[tuple(layer.kernel.shape) for layer in dense]}")
-    rng = np.random.default_rng(43)
-    kernel, head_kernel = glorot_uniform(rng, (3, 3, 1, 8)), glorot_uniform(rng, (72, 10))
-    bias, head_bias = (rng.normal(0.0, 0.3, size=n).astype("float32") for n in (8, 10))
-    bias = _set(convs[0], kernel, bias)
-    head_bias = _set(dense[0], head_kernel, head_bias)
-    x = np.concatenate([rng.uniform(0.0, 1.0, size=(16, 8, 8, 1)),
-                        load_digits_split(flat=False)[1][0][:16, :, :, None]]).astype("float32")
-    found = output_or_mistake(model, x, what)
-    if any(_same_maps(found, expected) for expected in _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias)):
-        return "flattened pixels and pooled convolution features joined by Concatenate, then a softmax head"
-    if any(_same_maps(found, expected) for expected in _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias, "max")):
-        raise Mistake(f"{what} pools the feature maps with their maximum.",
-                      expected="the average of each feature map: GlobalAveragePooling2D", found="GlobalMaxPooling2D",
-                      hint="use layers.GlobalAveragePooling2D()")
-    activations = [activation_of(convs[0]), activation_of(dense[0])]
+    return convs[0], dense[0]
+
+
+def _wide_deep_mistake(model, found: np.ndarray, weights: tuple, conv, head, what: str) -> Mistake | None:
+    """None when ``found`` is the spec's output; else the Mistake that names what differs."""
+    def matches(**variant) -> bool:
+        return any(_same_maps(found, expected) for expected in _wide_deep_outputs(*weights, **variant))
+
+    if matches():
+        return None
+    for pool in ("average", "max"):
+        if matches(pool=pool, padding="valid"):
+            return Mistake(f"{what}'s Conv2D does not pad the image.",
+                           expected='Conv2D(8, 3, padding="same", activation="relu"): 8×8 feature maps, as the spec asks',
+                           found='padding="valid" (the default): 6×6 maps, the border pixels never at the centre of a '
+                           "3×3 window", hint='pass padding="same" to the Conv2D')
+    if matches(pool="max"):
+        return Mistake(f"{what} pools the feature maps with their maximum.",
+                       expected="the average of each feature map: GlobalAveragePooling2D", found="GlobalMaxPooling2D",
+                       hint="use layers.GlobalAveragePooling2D()")
+    activations = [activation_of(conv), activation_of(head)]
     if activations != ["relu", "softmax"] and not _has_merge(model, ("Activation", "ReLU", "Softmax")):
-        raise Mistake(
-            f"{what} has the right layers but the wrong activations.",
-            expected="relu on the Conv2D, softmax on the head",
-            found=f"activations {activations}",
-            hint='give the Conv2D activation="relu" and the head activation="softmax"',
-        )
-    raise Mistake(
+        return Mistake(f"{what} has the right layers but the wrong activations.",
+                       expected="relu on the Conv2D, softmax on the head", found=f"activations {activations}",
+                       hint='give the Conv2D activation="relu" and the head activation="softmax"')
+    return Mistake(
         f"{what} has the right layers but computes something else.",
         expected="head(concatenate(flatten(image), average_pool(relu(conv(image))))) with a softmax head",
         found=f"activations {activations} (Conv2D, head), and an output that differs from that",
         hint="the wide side is the image itself, flattened; the deep side is Conv2D -> GlobalAveragePooling2D",
     )
+
+
+@exercise("4.3", "A wide and deep model on images")
+def wide_and_deep(wide_deep: object) -> str:
+    what = "`wide_deep`"
+    model, out = _model_from(wide_deep, what, (8, 8, 1), "use keras.Input(shape=(8, 8, 1)): the digits as images")
+    if out != (None, 10):
+        raise Mistake(f"{what} has the wrong output shape.", expected="(None, 10): one probability per digit",
+                      found=f"{out}", hint='end with layers.Dense(10, activation="softmax") on the joined vector')
+    conv, head = _wide_deep_layers(model, what)
+    rng = np.random.default_rng(43)
+    kernel, head_kernel = glorot_uniform(rng, (3, 3, 1, 8)), glorot_uniform(rng, (72, 10))
+    bias, head_bias = (rng.normal(0.0, 0.3, size=n).astype("float32") for n in (8, 10))
+    bias, head_bias = _set(conv, kernel, bias), _set(head, head_kernel, head_bias)
+    x = np.concatenate([rng.uniform(0.0, 1.0, size=(16, 8, 8, 1)),
+                        load_digits_split(flat=False)[1][0][:16, :, :, None]]).astype("float32")
+    found = output_or_mistake(model, x, what)
+    mistake = _wide_deep_mistake(model, found, (x, kernel, bias, head_kernel, head_bias), conv, head, what)
+    if mistake is not None:
+        raise mistake
+    return "flattened pixels and pooled convolution features joined by Concatenate, then a softmax head"
 
 
 # --- 4.4 -------------------------------------------------------------------------------------
