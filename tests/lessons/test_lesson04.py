@@ -415,8 +415,8 @@ def test_given_residual_model_numbers():
 
 @pytest.mark.parametrize(
     "shape, params",
-    [((None, 4, 4, 16), 4904), ([None, 4, 4, 16], np.int64(4904)), ((4, 4, 16), 4904.0)],
-    ids=["tuple-int", "list-numpy-int", "sample-shape-float"],
+    [((None, 4, 4, 16), 4904), ([None, 4, 4, 16], np.int64(4904)), ((None, np.int64(4), 4, 16), 4904)],
+    ids=["tuple-int", "list-numpy-int", "numpy-int-in-shape"],
 )
 def test_4_4_accepts(shape, params):
     assert_passes("4.4", output_shape=shape, total_params=params)
@@ -437,11 +437,21 @@ def test_4_4_accepts(shape, params):
         ((None, 4, 4, 16), 616, "once per filter"),
         ((None, 4, 4, 16), 5000, "not the model's parameter count"),
         ((None, 4, 4, 16), 4904.5, "not a whole number"),
+        ((None, 4, 4, 16), 4904.0, "is the float 4904.0, not an int"),
+        ((None, 4, 4, 16), np.float64(4904.0), "is the float 4904.0, not an int"),
+        ((4, 4, 16), 4904, "leaves out the batch axis"),
+        ((1, 4, 4, 16), 4904, "the batch axis of a symbolic shape is None"),
+        ((None, 4, 4, 16), 4912, "use_bias=False"),
+        ((None, 4, 4, 16), 3752, "16 input channels"),
+        ((None, 4, 4, 16), 4904 + 8 * 8 * 16, "3×3"),
+        ((None, 4, 4, 16), 4904 - 2320, "is missing from the count"),
         ((None, 4, 4, 16), True, "not a whole number"),
         ((None, 4, 4, 16), None, "not a whole number"),
     ],
     ids=["no-stride", "halved-twice", "channels", "flattened", "string", "trainable-only", "no-bn", "no-projection",
-         "no-biases", "flat-kernels", "other", "fraction", "bool", "none"],
+         "no-biases", "flat-kernels", "other", "fraction", "whole-float", "numpy-whole-float", "sample-shape",
+         "batch-of-one", "bias-on-first-conv", "second-strided-conv-with-8-channels", "projection-as-3x3",
+         "last-conv-missing", "bool", "none"],
 )
 def test_4_4_rejects(shape, params, phrase):
     assert_fails("4.4", phrase, output_shape=shape, total_params=params)

@@ -18,7 +18,7 @@ import numpy as np
 
 from coursetools.data import load_digits_split
 from coursetools.lessons.lesson04.given import DEEP_PLAIN_LAYERS, given_residual_model
-from coursetools.expect import describe, expect_model
+from coursetools.expect import describe, expect_int, expect_model
 from coursetools.feedback import Mistake
 from coursetools.lessons.lesson04.tools import BLOCK_CASES, glorot_uniform, layer_gradients
 from coursetools.probing import (
@@ -501,19 +501,50 @@ def _as_shape(value: object) -> tuple | None:
     return None
 
 
-def _as_count(value: object) -> int | None:
-    """A whole number given as an int or as a float with nothing after the point."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+def _conv_code(layer) -> str:
+    """A Conv2D as the exercise's code writes it: ``Conv2D(16, 3, strides=2, padding="same", activation="relu")``."""
+    config = layer.get_config()
+    parts = [str(config["filters"]), str(config["kernel_size"][0])]
+    if tuple(config["strides"]) != (1, 1):
+        parts.append(f"strides={config['strides'][0]}")
+    if config["padding"] == "same":
+        parts.append('padding="same"')
+    if config["activation"] != "linear":
+        parts.append(f'activation="{config["activation"]}"')
+    if not config["use_bias"]:
+        parts.append("use_bias=False")
+    return f"Conv2D({', '.join(parts)})"
+
+
+def _conv_slips(layer, channels: set[int]) -> dict[int, str]:
+    """Differences from the true total that miscounting this one Conv2D gives, with what each slip was."""
+    kh, kw, cin, filters = (int(n) for n in layer.kernel.shape)
+    bias = filters if layer.bias is not None else 0
+    code, own = _conv_code(layer), layer.count_params()
+    slips = {
+        -own: f"the layer {code} is missing from the count",
+        own: f"the layer {code} was counted twice",
+    }
+    if bias:
+        slips[-bias] = f"the bias of {code} is missing ({filters} numbers, one per filter)"
+    else:
+        slips[filters] = f"{code} was given a bias, but it has use_bias=False: it has none"
+    for other in sorted(channels - {cin}):
+        slips[kh * kw * (other - cin) * filters] = (
+            f"{code} was counted with {other} input channels; it receives {cin} input channels, so its kernel is "
+            f"{kh} × {kw} × {cin} × {filters}")
+    size = 3 if kh == 1 else 1
+    slips[(size * size - kh * kw) * cin * filters] = (
+        f"{code} was counted as a {size}×{size} convolution; its kernel is {kh}×{kw}")
+    return slips
 
 
 def _wrong_counts(model) -> dict[int, str]:
-    """Totals that typical counting slips give for ``model``, with what each slip was."""
+    """Totals that typical counting slips give for ``model``, with what each slip was.
+
+    Slips of the whole model first (every bias, the BatchNormalization statistics...), then
+    slips of one layer, each naming that layer as the exercise's code writes it.
+    """
     total = model.count_params()
     convs = [layer for layer in model.layers if _kind(layer) == "Conv2D"]
     norms = [layer for layer in model.layers if _kind(layer) == "BatchNormalization"]
@@ -533,37 +564,51 @@ def _wrong_counts(model) -> dict[int, str]:
         total - biases: "the biases are missing (one per filter, for every Conv2D that has use_bias=True)",
         flat_kernels: "each 3×3 kernel was counted once per filter, not once per input channel and filter",
     }
+    channels = {int(layer.kernel.shape[2]) for layer in convs} | {int(layer.kernel.shape[3]) for layer in convs}
+    for layer in convs:
+        for difference, slip in _conv_slips(layer, channels).items():
+            slips.setdefault(total + difference, slip)
     slips.pop(total, None)
     return slips
+
+
+def _shape_mistake(output_shape: object, truth: tuple) -> Mistake | None:
+    """None when ``output_shape`` is the model's output shape, written as the statement asks; else what differs."""
+    shape = _as_shape(output_shape)
+    if shape is None:
+        return Mistake("`output_shape` is not a shape.", expected=f"a tuple such as {(None, 8, 8, 1)}",
+                       found=describe(output_shape),
+                       hint="write the shape with Python brackets and commas, None for the batch axis")
+    if shape == truth:
+        return None
+    if shape == truth[1:]:
+        return Mistake("`output_shape` leaves out the batch axis.", expected=f"{truth}: as model.output.shape shows it",
+                       found=f"{output_shape!r}", hint="the statement asks for the batch axis too, written None, first")
+    sample = shape[1:] if len(shape) == len(truth) else shape
+    if sample == truth[1:]:
+        return Mistake("`output_shape` gives the batch axis a size.", expected=f"{truth}", found=f"{output_shape!r}",
+                       hint="the batch axis of a symbolic shape is None: the model accepts batches of any size")
+    if sample == (8, 8, 16):
+        problem = "the strided block halves height and width"
+    elif sample == (2, 2, 16):
+        problem = "the image is halved once: the shortcut's strides=2 makes it match the branch, it does not halve again"
+    elif len(sample) == 3 and sample[:2] == truth[1:3]:
+        problem = "the number of channels is that of the last block's filters"
+    elif len(sample) == 2:
+        problem = "a feature map keeps three axes per sample: height, width and channels"
+    else:
+        problem = "height and width after the strided block, and the last block's filters"
+    return Mistake("`output_shape` is not the model's output shape.", expected="the shape model.output.shape shows",
+                   found=f"{output_shape!r}", hint=problem)
 
 
 @exercise("4.4", "Predict, then run: shape and parameters of a residual model")
 def predict_thenoutput_or_mistake(output_shape: object, total_params: object) -> str:
     model = given_residual_model()
-    truth = tuple(model.outputs[0].shape)
-    shape = _as_shape(output_shape)
-    if shape is None:
-        raise Mistake("`output_shape` is not a shape.", expected=f"a tuple such as {(None, 8, 8, 1)}",
-                      found=describe(output_shape),
-                      hint="write the shape with Python brackets and commas, None for the batch axis")
-    if shape not in (truth, truth[1:]):
-        sample = shape[1:] if len(shape) == len(truth) else shape
-        if sample == (8, 8, 16):
-            problem = "the strided block halves height and width"
-        elif sample == (2, 2, 16):
-            problem = "the image is halved once: the shortcut's strides=2 makes it match the branch, it does not halve again"
-        elif len(sample) == 3 and sample[:2] == truth[1:3]:
-            problem = "the number of channels is that of the last block's filters"
-        elif len(sample) == 2:
-            problem = "a feature map keeps three axes per sample: height, width and channels"
-        else:
-            problem = "height and width after the strided block, and the last block's filters"
-        raise Mistake("`output_shape` is not the model's output shape.", expected="the shape model.output.shape shows",
-                      found=f"{output_shape!r}", hint=problem)
-    count = _as_count(total_params)
-    if count is None:
-        raise Mistake("`total_params` is not a whole number.", expected="an int, like 1234",
-                      found=describe(total_params), hint="count the weights of every layer and add them up")
+    mistake = _shape_mistake(output_shape, tuple(model.outputs[0].shape))
+    if mistake is not None:
+        raise mistake
+    count = expect_int(total_params, "`total_params`")
     if count != model.count_params():
         slip = _wrong_counts(model).get(count)
         raise Mistake(
@@ -573,7 +618,7 @@ def predict_thenoutput_or_mistake(output_shape: object, total_params: object) ->
             hint="recount that part" if slip else "Conv2D: kh × kw × input channels × filters + filters; "
             "BatchNormalization: 4 per channel; Add and Activation: 0",
         )
-    return "output shape and parameter count predicted right"
+    return "output shape and parameter count match what Keras reports"
 
 
 # --- 4.5 -------------------------------------------------------------------------------------
