@@ -534,6 +534,46 @@ def test_4_5_rejects(make, phrase):
     assert_fails("4.5", phrase, deep_residual=make())
 
 
+def blocks_of(sizes, *, nested=False, extra_plain=0):
+    """The first hidden layer, then residual blocks of the given sizes, ``extra_plain`` layers, the head."""
+    inputs = keras.Input(shape=(64,))
+    x = layers.Dense(32, activation="relu")(inputs)
+    for size in sizes:
+        block_in = keras.Input(shape=(32,)) if nested else x
+        y = block_in
+        for k in range(size):
+            y = layers.Dense(32, activation=None if k == size - 1 else "relu")(y)
+        out = layers.Activation("relu")(layers.Add()([block_in, y]))
+        x = keras.Model(block_in, out)(x) if nested else out
+    for _ in range(extra_plain):
+        x = layers.Dense(32, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
+
+
+@pytest.mark.parametrize(
+    "sizes, nested",
+    [([6, 6, 6, 6], False), ([2] * 12, False), ([3, 5, 4, 6, 2, 4], False), ([6, 6, 6, 6], True)],
+    ids=["four-of-6", "twelve-of-2", "mixed", "nested-of-6"],
+)
+def test_4_5_accepts_blocks_of_2_to_6(sizes, nested):
+    assert_passes("4.5", deep_residual=blocks_of(sizes, nested=nested))
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda: blocks_of([8, 8, 8]), "blocks of 2 to 6"),
+        (lambda: blocks_of([8, 8, 8], nested=True), "blocks of 2 to 6"),
+        (lambda: blocks_of([12, 12]), "blocks of 2 to 6"),
+        (lambda: blocks_of([6, 6, 6, 4], extra_plain=2), "2 of the 24 hidden layers after the first are in no residual block"),
+    ],
+    ids=["three-of-8", "nested-three-of-8", "two-of-12", "two-left-outside"],
+)
+def test_4_5_rejects_blocks_the_text_does_not_allow(make, phrase):
+    """Issue 15: three blocks of 8 layers passed (the text asks for blocks of 2 to 6)."""
+    assert_fails("4.5", phrase, deep_residual=make())
+
+
 def test_4_5_placeholder_says_not_done():
     assert_fails("4.5", "not done yet", deep_residual=not_done("4.5"))
 

@@ -627,6 +627,59 @@ MIN_GRADIENT = 2e-4  # the plain network's layers get 1e-5 to 1e-4; residual blo
 MAX_GRADIENT = 100.0  # typical layer of a network whose activations double at every Add: 200 and more
 
 
+BLOCK_SIZES = (2, 6)  # Dense layers per residual block, as exercise 4.5 asks
+
+
+def _block_lengths(model) -> list[int]:
+    """How many Dense layers each merge (Add, ``x + y``, ...) of ``model``'s graph jumps over, in graph order.
+
+    Runs the graph on counters instead of tensors: a counter is the number of Dense layers
+    on the longest path since the last merge, a merge resets it, and records the difference
+    between its inputs' counters: the length of the branch its skip goes around.
+    """
+    import keras
+
+    lengths: list[int] = []
+
+    def operation_fn(operation):
+        def count(*args, **kwargs):
+            counters = [value for value in keras.tree.flatten((args, kwargs)) if isinstance(value, int)
+                        and not isinstance(value, bool)]
+            if len(counters) > 1:
+                lengths.append(max(counters) - min(counters))
+                return 0
+            return (counters[0] if counters else 0) + (_kind(operation) == "Dense")
+
+        return count
+
+    model._run_through_graph([0] * len(model.inputs), operation_fn=operation_fn)
+    return lengths
+
+
+def _require_short_blocks(model, what: str) -> list[int]:
+    """Every hidden layer after the first sits in a residual block of 2 to 6 Dense layers; returns the blocks' sizes."""
+    lengths = _block_lengths(model)
+    low, high = BLOCK_SIZES
+    wrong = [length for length in lengths if not low <= length <= high]
+    if wrong:
+        raise Mistake(
+            f"in {what}, a residual block holds {wrong[0]} Dense layer{'s' * (wrong[0] != 1)}.",
+            expected=f"blocks of {low} to {high} Dense layers, as the exercise asks: a skip every few layers",
+            found=f"blocks of {', '.join(map(str, lengths))} Dense layers, in the order of the graph",
+            hint="group the 24 layers after the first one into short blocks, e.g. 6 blocks of 4 or 4 blocks of 6",
+        )
+    outside = DEEP_PLAIN_LAYERS - 1 - sum(lengths)
+    if outside > 0:
+        raise Mistake(
+            f"{outside} of the {DEEP_PLAIN_LAYERS - 1} hidden layers after the first are in no residual block.",
+            expected=f"every hidden layer after the first inside a block of {low} to {high} layers whose input is added "
+            "to its output",
+            found=f"blocks of {', '.join(map(str, lengths))} Dense layers: {sum(lengths)} layers in blocks",
+            hint="put the remaining layers into a block of their own, or spread them over the other blocks",
+        )
+    return lengths
+
+
 @exercise("4.5", "Make a deep network train with skip connections")
 def deep_residual_trains(deep_residual: object) -> str:
     what = "`deep_residual`"
@@ -680,4 +733,6 @@ def deep_residual_trains(deep_residual: object) -> str:
             hint="put 2 or more layers in each block, and leave the block's last Dense without ReLU: apply ReLU "
             "after the Add",
         )
-    return f"every one of the {DEEP_PLAIN_LAYERS} hidden layers receives a usable gradient"
+    lengths = _require_short_blocks(model, what)
+    return (f"residual blocks of {', '.join(map(str, lengths))} Dense layers; every one of the {DEEP_PLAIN_LAYERS} "
+            "hidden layers receives a usable gradient")
