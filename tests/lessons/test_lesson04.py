@@ -170,6 +170,37 @@ def test_4_1_names_the_width_that_fails():
     assert "layers.Conv2D(filters, 1)(x)" in failure.message()
 
 
+def test_4_1_a_block_that_projects_only_for_the_widths_the_text_names_fails():
+    """Issue 15: a block that projects only for 1 or 16 input channels passed (it raises for 4 -> 8)."""
+
+    def guessed(x, filters):
+        y = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        y = layers.Conv2D(filters, 3, padding="same")(y)
+        shortcut = layers.Conv2D(filters, 1)(x) if x.shape[-1] in (1, 16) else x
+        return layers.Activation("relu")(layers.Add()([shortcut, y]))
+
+    failure = assert_fails("4.1", "`residual_block` fails for an input with", blocks=probe_residual_blocks(guessed))
+    assert "Inputs have incompatible shapes" in failure.message()
+
+
+def test_4_1_probes_widths_and_sizes_the_text_never_names():
+    import nbformat
+
+    nb = nbformat.read(ROOT / "solutions" / "04_skip_connections.ipynb", as_version=4)
+    statement = next(c.source for c in nb.cells if c.cell_type == "markdown" and "Exercise 4.1" in c.source)
+    unnamed = [(shape, filters) for _, shape, filters in BLOCK_CASES
+               if f"{shape[-1]} channel" not in statement and f"filters={filters}" not in statement]
+    assert len(unnamed) >= 5
+    assert any(height != width or height % 2 for _, (height, width, _), _ in BLOCK_CASES)
+    assert {shape[-1] < filters for _, shape, filters in BLOCK_CASES} == {True, False}
+
+
+def test_4_1_pass_line_lists_what_was_tried():
+    line = assert_passes("4.1", blocks=probe_residual_blocks(block()))
+    for name, _, _ in BLOCK_CASES:
+        assert name.replace("->", "→") in line
+
+
 @pytest.mark.parametrize(
     "value, phrase",
     [(None, "not a function"), (layers.Conv2D, "not a function"), (layers.Add(), "not a function"), (3, "not a function")],

@@ -11,6 +11,7 @@ never taken from the learner's answer: the given models are rebuilt from
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 
@@ -98,12 +99,18 @@ def _conv(x, kernel: np.ndarray, bias: np.ndarray, strides: int = 1, padding: st
     return keras.ops.conv(x, kernel, strides=strides, padding=padding) + bias
 
 
+@functools.lru_cache(maxsize=1)
+def _test_images() -> np.ndarray:
+    """The test digits as 8x8 images (read once: 4.1 probes nine blocks)."""
+    return load_digits_split(flat=False)[1][0]
+
+
 def _feature_maps(shape: tuple[int, int, int], seed: int) -> np.ndarray:
     """Probe inputs for a block: random feature maps (with negative values) and real digits as channels."""
     height, width, channels = shape
     rng = np.random.default_rng(seed)
     noise = rng.normal(0.0, 1.0, size=(6, height, width, channels))
-    (_, _), (x_test, _) = load_digits_split(flat=False)
+    x_test = _test_images()
     digits = np.stack(
         [np.stack([x_test[(6 * i + c) % len(x_test)] for c in range(channels)], axis=-1) for i in range(6)]
     )[:, :height, :width, :]
@@ -339,7 +346,9 @@ def residual_block_function(blocks: object) -> str:
                 hint="test the width: if x.shape[-1] != filters: shortcut = layers.Conv2D(filters, 1)(x)",
             )
         _judge_block(model, shape, filters, 1, f"`residual_block` ({case})", seed=41)
-    return "identity shortcut when the widths match, 1×1 projection when not, on every width tried"
+    tried = ", ".join(name.replace("->", "→") for name in names)
+    return (f"identity shortcut when the widths match, 1×1 projection when not, on {len(names)} inputs "
+            f"(channels → filters): {tried}")
 
 
 # --- 4.2 -------------------------------------------------------------------------------------
