@@ -221,35 +221,41 @@ def test_4_1_probe_builds_one_model_per_case():
         assert tuple(probes[name].outputs[0].shape) == (None, *shape[:2], filters)
 
 
-# --- 4.2 fix a downsampling block --------------------------------------------------------------
+# --- 4.2 repair a block that downsamples twice -------------------------------------------------
 
 
-def strided_block(*, shortcut="strided-1x1", branch_strides=(2, 1), skip=True, channels=8, add_order=0):
+def strided_block(*, shortcut="strided-1x1", branch_strides=(2, 2), skip=True, channels=4, add_order=0, add="layer"):
+    """The given block (8x8x4 -> 2x2x16, two strided convolutions) with one kind of shortcut."""
     inputs = keras.layers.Input(shape=(8, 8, channels))
     y = layers.Conv2D(16, 3, strides=branch_strides[0], padding="same", activation="relu")(inputs)
     y = layers.Conv2D(16, 3, strides=branch_strides[1], padding="same")(y)
     if not skip:
         return keras.Model(inputs, layers.Activation("relu")(y))
+    step = branch_strides[0] * branch_strides[1]
     if shortcut == "strided-1x1":
-        s = layers.Conv2D(16, 1, strides=2)(inputs)
+        s = layers.Conv2D(16, 1, strides=step)(inputs)
     elif shortcut == "strided-1x1-same":
-        s = layers.Conv2D(16, (1, 1), strides=(2, 2), padding="same")(inputs)
-    elif shortcut == "1x1":
-        s = layers.Conv2D(16, 1)(inputs)
+        s = layers.Conv2D(16, (1, 1), strides=(step, step), padding="same")(inputs)
+    elif shortcut == "nested":
+        s = keras.Sequential([layers.Conv2D(16, 1, strides=step, name="projection")], name="shortcut")(inputs)
+    elif shortcut == "two-strided-1x1":
+        s = layers.Conv2D(16, 1, strides=2)(layers.Conv2D(16, 1, strides=2)(inputs))
     elif shortcut == "pool":
-        s = layers.Conv2D(16, 1)(layers.AveragePooling2D(2)(inputs))
+        s = layers.Conv2D(16, 1)(layers.AveragePooling2D(step)(inputs))
     elif shortcut == "3x3":
-        s = layers.Conv2D(16, 3, strides=2, padding="same")(inputs)
+        s = layers.Conv2D(16, 3, strides=step, padding="same")(inputs)
     elif shortcut == "relu":
-        s = layers.Conv2D(16, 1, strides=2, activation="relu")(inputs)
+        s = layers.Conv2D(16, 1, strides=step, activation="relu")(inputs)
     pair = [s, y][::-1] if add_order else [s, y]
-    return keras.Model(inputs, layers.ReLU()(layers.add(pair)))
+    joined = pair[0] + pair[1] if add == "operator" else layers.add(pair)
+    return keras.Model(inputs, layers.ReLU()(joined))
 
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: strided_block(), lambda: strided_block(shortcut="strided-1x1-same", add_order=1)],
-    ids=["strided-1x1", "same-padding-branch-first"],
+    [lambda: strided_block(), lambda: strided_block(shortcut="strided-1x1-same", add_order=1),
+     lambda: strided_block(shortcut="nested", add="operator")],
+    ids=["strided-1x1", "same-padding-branch-first", "nested-shortcut-operator"],
 )
 def test_4_2_accepts(make):
     assert_passes("4.2", fixed_block=make())
@@ -258,19 +264,20 @@ def test_4_2_accepts(make):
 @pytest.mark.parametrize(
     "make, phrase",
     [
-        (lambda: strided_block(shortcut="1x1", branch_strides=(1, 1)), "no longer halves the image"),
+        (lambda: strided_block(branch_strides=(2, 1)), "no longer shrinks the image to 2×2"),
+        (lambda: strided_block(branch_strides=(1, 1)), "no longer shrinks the image to 2×2"),
         (lambda: strided_block(shortcut="pool"), "pools on the shortcut"),
         (lambda: strided_block(shortcut="3x3"), "with a 3×3 convolution"),
-        (lambda: strided_block(branch_strides=(1, 2)), "stride moved to the second convolution"),
+        (lambda: strided_block(shortcut="two-strided-1x1"), "2 projection layers"),
         (lambda: strided_block(shortcut="relu"), "shortcut goes through a ReLU"),
         (lambda: strided_block(skip=False), "no skip connection"),
-        (lambda: strided_block(channels=16), "wrong input shape"),
+        (lambda: strided_block(channels=8), "wrong input shape"),
         (lambda: subclassed(), "not built with the functional API or Sequential"),
         (lambda: None, "None"),
-        (lambda: keras.Input(shape=(8, 8, 8)), "symbolic KerasTensor"),
+        (lambda: keras.Input(shape=(8, 8, 4)), "symbolic KerasTensor"),
     ],
-    ids=["no-stride", "pooling", "3x3-projection", "stride-on-second", "relu-shortcut", "no-skip", "input-shape",
-         "subclassed", "none", "symbolic"],
+    ids=["one-stride-left", "no-stride", "pooling", "3x3-projection", "two-projections", "relu-shortcut", "no-skip",
+         "input-shape", "subclassed", "none", "symbolic"],
 )
 def test_4_2_rejects(make, phrase):
     assert_fails("4.2", phrase, fixed_block=make())
@@ -280,13 +287,28 @@ def test_4_2_placeholder_says_not_done():
     assert_fails("4.2", "not done yet", fixed_block=not_done("4.2"))
 
 
-def test_4_2_the_given_code_really_raises():
+def _given_broken_code():
+    """The code the exercise shows, up to the Add that fails."""
+    nb = nbformat.read(ROOT / "solutions" / "04_skip_connections.ipynb", as_version=4)
+    statement = next(c.source for c in nb.cells if c.cell_type == "markdown" and "Exercise 4.2" in c.source)
+    code, error = re.findall(r"```(?:python)?\n(.*?)```", statement, re.S)[:2]
+    return statement, code, error
+
+
+def test_4_2_the_given_code_really_raises_the_error_the_exercise_shows():
     """The exercise shows this code and its error: both must stay true."""
-    inputs = keras.Input(shape=(8, 8, 8))
-    y = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(inputs)
-    y = layers.Conv2D(16, 3, padding="same")(y)
-    with pytest.raises(ValueError, match=re.escape("Received shapes (4, 4, 16) and (8, 8, 8)")):
-        layers.Add()([y, inputs])
+    statement, code, error = _given_broken_code()
+    with pytest.raises(ValueError) as raised:
+        exec(code, {"keras": keras, "layers": layers})
+    assert error.strip().split(": ", 1)[1] in str(raised.value)
+    assert "Received shapes (2, 2, 16) and (8, 8, 4)" in error
+
+
+def test_4_2_is_not_the_lesson_s_strided_projection():
+    """Issue 15: 4.2 copied lesson 4 cell 33 (a stride-2 projection); here the shortcut must stride by 4."""
+    statement, code, _ = _given_broken_code()
+    assert code.count("strides=2") == 2  # the branch halves twice
+    assert "strides=4" not in statement  # the learner works the shortcut's stride out from the shapes
 
 
 # --- 4.3 wide and deep on images ----------------------------------------------------------------

@@ -190,22 +190,25 @@ def _set(layer, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return np.zeros_like(bias)  # use_bias=False: the reference adds no bias either
 
 
-def _block_variants(x, k1, b1, k2, b2, projection, strides: int) -> dict[str, np.ndarray]:
-    """The block the exercise asks for (``"right"``) and typical wrong ones, from the same weights."""
-    first = _conv(x, k1, b1, strides)
-    second = _conv(_ops_relu(first), k2, b2)
-    shortcut = x if projection is None else _conv(x, projection[0], projection[1], strides)
+def _block_variants(x, k1, b1, k2, b2, projection, strides: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The block the exercise asks for (``"right"``) and typical wrong ones, from the same weights.
+
+    ``strides`` are those of the branch's two convolutions; the projection strides by their product.
+    """
+    first = _conv(x, k1, b1, strides[0])
+    second = _conv(_ops_relu(first), k2, b2, strides[1])
+    shortcut = x if projection is None else _conv(x, projection[0], projection[1], strides[0] * strides[1])
     variants = {
         "right": _ops_relu(second + shortcut),
         "no_final_relu": second + shortcut,
         "relu_before_add": _ops_relu(second) + shortcut,
         "relu_on_second": _ops_relu(_ops_relu(second) + shortcut),
-        "no_inner_relu": _ops_relu(_conv(first, k2, b2) + shortcut),
+        "no_inner_relu": _ops_relu(_conv(first, k2, b2, strides[1]) + shortcut),
     }
     if projection is not None:
         variants["relu_on_shortcut"] = _ops_relu(second + _ops_relu(shortcut))
-    if strides > 1:
-        late = _conv(_ops_relu(_conv(x, k1, b1)), k2, b2, strides)
+    if strides[0] > 1 and strides[1] == 1:
+        late = _conv(_ops_relu(_conv(x, k1, b1)), k2, b2, strides[0])
         variants["stride_on_second"] = _ops_relu(late + shortcut)
     return {name: to_numpy(value) for name, value in variants.items()}
 
@@ -225,7 +228,8 @@ _VARIANT_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def _judge_block(model, shape: tuple[int, int, int], filters: int, strides: int, what: str, seed: int) -> None:
+def _judge_block(model, shape: tuple[int, int, int], filters: int, strides: tuple[int, int], what: str,
+                 seed: int) -> None:
     """The model computes relu(conv(relu(conv(x))) + shortcut(x)), for some mapping of its layers."""
     channels = shape[-1]
     convs, projection = _block_parts(model, what)
@@ -345,7 +349,7 @@ def residual_block_function(blocks: object) -> str:
                 f"{filters} (broadcasting), so no error was raised" if channels == 1 else "no projection layer",
                 hint="test the width: if x.shape[-1] != filters: shortcut = layers.Conv2D(filters, 1)(x)",
             )
-        _judge_block(model, shape, filters, 1, f"`residual_block` ({case})", seed=41)
+        _judge_block(model, shape, filters, (1, 1), f"`residual_block` ({case})", seed=41)
     tried = ", ".join(name.replace("->", "→") for name in names)
     return (f"identity shortcut when the widths match, 1×1 projection when not, on {len(names)} inputs "
             f"(channels → filters): {tried}")
@@ -354,10 +358,13 @@ def residual_block_function(blocks: object) -> str:
 # --- 4.2 -------------------------------------------------------------------------------------
 
 
-@exercise("4.2", "Fix a downsampling block")
+FIX_INPUT, FIX_OUTPUT = (8, 8, 4), (None, 2, 2, 16)  # exercise 4.2: the branch halves the image twice
+
+
+@exercise("4.2", "Repair a block that downsamples twice")
 def fix_strided_block(fixed_block: object) -> str:
     what = "`fixed_block`"
-    model, out = _model_from(fixed_block, what, (8, 8, 8), "keep inputs = keras.Input(shape=(8, 8, 8)) as given")
+    model, out = _model_from(fixed_block, what, FIX_INPUT, f"keep inputs = keras.Input(shape={FIX_INPUT}) as given")
     if not _has_merge(model, ("Add",)):
         raise Mistake(
             f"{what} has no skip connection left.",
@@ -365,27 +372,30 @@ def fix_strided_block(fixed_block: object) -> str:
             found=f"no Add in the graph: {[_kind(op) for op in model.layers[1:]]}",
             hint="keep the Add; change only what goes into it from the shortcut side",
         )
-    if out == (None, 8, 8, 16):
+    if out in ((None, 4, 4, 16), (None, 8, 8, 16)):
         raise Mistake(
-            f"{what} no longer halves the image.",
-            expected="(None, 4, 4, 16): the given branch has strides=2 and halves height and width",
+            f"{what} no longer shrinks the image to 2×2.",
+            expected=f"{FIX_OUTPUT}: both Conv2D layers of the given branch have strides=2, and each halves height "
+            "and width",
             found=f"{out}",
-            hint="keep the branch as given (strides=2 on its first Conv2D); fix the shortcut instead",
+            hint="keep the branch as given (strides=2 on both Conv2D layers); fix the shortcut instead",
         )
-    if out != (None, 4, 4, 16):
-        raise Mistake(f"{what} has the wrong output shape.", expected="(None, 4, 4, 16)", found=f"{out}",
+    if out != FIX_OUTPUT:
+        raise Mistake(f"{what} has the wrong output shape.", expected=f"{FIX_OUTPUT}", found=f"{out}",
                       hint="keep the given branch and make the shortcut match it")
     pooling = [layer for layer in model.layers if "Pooling" in _kind(layer)]
     if pooling:
         raise Mistake(
             f"{what} pools on the shortcut.",
-            expected="a 1×1 Conv2D(16, 1, strides=2) on the shortcut: it keeps every other pixel and maps 8 "
-            "channels to 16, all in one layer",
+            expected="one 1×1 Conv2D(16, 1, strides=4) on the shortcut: it keeps one pixel in four along each axis "
+            "and maps 4 channels to 16, all in one layer",
             found=f"a {_kind(pooling[0])} layer",
-            hint="replace the pooling by strides=2 on the shortcut's 1×1 Conv2D",
+            hint="replace the pooling by strides on the shortcut's 1×1 Conv2D: as many as the branch's strides "
+            "multiplied",
         )
-    _judge_block(model, (8, 8, 8), 16, 2, what, seed=42)
-    return "the shortcut is projected with a strided 1×1 convolution and matches the branch"
+    _judge_block(model, FIX_INPUT, 16, (2, 2), what, seed=42)
+    return ("the shortcut is one 1×1 convolution with strides=4: 8×8 -> 2×2 and 4 -> 16 channels, like the "
+            "branch's two strided convolutions")
 
 
 # --- 4.3 -------------------------------------------------------------------------------------
