@@ -168,6 +168,21 @@ def test_5_1_rejects(make, phrase):
     assert_fails("5.1", phrase, two_way=make())
 
 
+def _swapped_keys(as_list=False):
+    model = two_way_model()
+    outputs = model.output
+    if as_list:  # layers named after the other head
+        return two_way_model(outputs="list", layer_names=("ink", "digit"))
+    return keras.Model(model.inputs, {"digit": outputs["ink"], "ink": outputs["digit"]})
+
+
+@pytest.mark.parametrize("as_list", [False, True], ids=["dict-keys", "layer-names"])
+def test_5_1_swapped_outputs_are_told_they_are_swapped(as_list):
+    """Issue 15: swapped output keys were told "wrong shape"."""
+    failure = assert_fails("5.1", "the outputs `digit` and `ink` are swapped", two_way=_swapped_keys(as_list))
+    assert "wrong shape" not in failure.message()
+
+
 def test_5_1_placeholder_says_not_done():
     assert_fails("5.1", "not done yet", two_way=not_done("5.1"))
 
@@ -346,6 +361,29 @@ def _scores_of_another_model():
 def test_5_3_rejects(make, phrase):
     model, scores = make()
     assert_fails("5.3", phrase, model=model, scores=scores)
+
+
+@pytest.mark.parametrize(
+    "loss, phrase",
+    [
+        ({"width": "huber", "loop": "binary_crossentropy"}, "`width` is trained with the wrong loss: huber"),
+        ({"width": "mean_squared_logarithmic_error", "loop": "binary_crossentropy"}, "mean squared logarithmic error"),
+        ({"width": "log_cosh", "loop": "binary_crossentropy"}, "log cosh"),
+        ({"width": "mape", "loop": "binary_crossentropy"}, "mean absolute percentage error"),
+        ({"width": "poisson", "loop": "binary_crossentropy"}, "poisson"),
+        ({"width": "mse", "loop": "binary_focal_crossentropy"}, "binary focal crossentropy"),
+        ({"width": "mse", "loop": "hinge"}, "`loop` is trained with the wrong loss: hinge"),
+        ({"width": "mse", "loop": "categorical_crossentropy"}, "categorical crossentropy"),
+        ({"width": "mse", "loop": "mse"}, "`loop` is trained with the wrong loss: mean squared error"),
+    ],
+    ids=["huber", "msle", "log-cosh", "mape", "poisson", "focal", "hinge", "categorical", "mse-for-loop"],
+)
+@pytest.mark.filterwarnings("ignore:In loss categorical_crossentropy")  # Keras's own warning, at compile
+def test_5_3_a_wrong_loss_is_named(loss, phrase):
+    """Issue 15: a wrong loss was told "`scores` does not match what the model predicts"."""
+    model, scores = evaluated(loss)
+    failure = assert_fails("5.3", phrase, model=model, scores=scores)
+    assert "does not match" not in failure.message()
 
 
 def test_5_3_rejects_a_layer_for_the_model():

@@ -144,6 +144,12 @@ def two_inputs_two_outputs(two_way: object) -> str:
                    count_hint='pass both heads: outputs={"digit": digit, "ink": ink}')
 
     digit, ink = outputs["digit"], outputs["ink"]
+    if digit.shape[1:] in ((1,), ()) and ink.shape[1:] == (10,):
+        raise Mistake("the outputs `digit` and `ink` are swapped.",
+                      expected="`digit`: 10 probabilities per sample; `ink`: one number per sample",
+                      found="`digit` gives one number per sample and `ink` gives 10",
+                      hint='put each head under its own name: outputs={"digit": <the softmax head>, "ink": <the Dense(1) '
+                      "head>}, or name each output layer after its head")
     if digit.shape != (len(pixels), 10):
         raise Mistake("the `digit` output has the wrong shape.", expected="10 numbers per sample",
                       found=f"shape {digit.shape[1:]} per sample", hint='end the digit head with Dense(10, activation="softmax")')
@@ -296,19 +302,34 @@ def fit_data_dicts(x_data: object, y_data: object) -> str:
 # --- 5.3 and 5.4: losses recomputed from the model's own predictions ------------------------
 
 
+# Every built-in loss a learner may pass for a one-number output, by Keras's name: the check
+# recomputes each, so a wrong loss is named whichever it is ("huber", "poisson", ...).
+CANDIDATE_LOSSES = (
+    "mean_squared_error", "binary_crossentropy", "mean_absolute_error", "huber", "log_cosh",
+    "mean_squared_logarithmic_error", "mean_absolute_percentage_error", "poisson", "binary_focal_crossentropy",
+    "hinge", "squared_hinge", "categorical_crossentropy", "categorical_hinge", "kl_divergence", "cosine_similarity",
+)
+
+
+_NEEDS_THE_WORD_LOSS = {"huber", "log_cosh", "poisson", "hinge", "squared_hinge", "categorical_hinge"}  # "the huber loss"
+
+
 def _loss_candidates(target: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
-    """Each plausible loss of one output, computed the way Keras computes it."""
+    """Each built-in loss of one output, computed the way Keras computes it, by readable name."""
     import keras
 
     target = target.astype("float32").reshape(len(target), -1)
     prediction = prediction.astype("float32").reshape(len(prediction), -1)
     found = {}
-    for name, function in (
-        ("mean squared error", keras.losses.mean_squared_error),
-        ("binary crossentropy", keras.losses.binary_crossentropy),
-        ("mean absolute error", keras.losses.mean_absolute_error),
-    ):
-        found[name] = float(np.mean(keras.ops.convert_to_numpy(function(target, prediction))))
+    for name in CANDIDATE_LOSSES:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. categorical_crossentropy on one column warns
+                value = float(np.mean(keras.ops.convert_to_numpy(keras.losses.get(name)(target, prediction))))
+        except Exception:  # a loss that cannot take these shapes is not one the learner could have used
+            continue
+        label = name.replace("_", " ") + (" loss" if name in _NEEDS_THE_WORD_LOSS else "")
+        found[label] = value  # nan too: Keras reports nan for that loss as well
     return found
 
 
@@ -316,6 +337,8 @@ RIGHT_LOSS = {"width": "mean squared error", "loop": "binary crossentropy"}
 
 
 def _same_loss(a: float, b: float) -> bool:
+    if np.isnan(a) or np.isnan(b):  # the poisson loss of a negative prediction, for one
+        return bool(np.isnan(a) and np.isnan(b))
     return abs(a - b) <= 1e-4 * max(abs(a), abs(b)) + 1e-5
 
 
@@ -384,7 +407,7 @@ def _require_right_losses(scores: dict, candidates: dict[str, dict[str, float]])
             continue
         if matches[name]:
             raise Mistake(
-                f"the output `{name}` is trained with the wrong loss.",
+                f"the output `{name}` is trained with the wrong loss: {matches[name][0]}.",
                 expected=f"{RIGHT_LOSS[name]} for `{name}`",
                 found=f"{name}_loss equals the {matches[name][0]} of the {name} predictions",
                 hint='give each output its own loss in a dict: loss={"width": "mse", "loop": "binary_crossentropy"}',
