@@ -197,8 +197,8 @@ def two_inputs_two_outputs(two_way: object) -> str:
 
 def _expected_fit_data() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     images, labels = _split(train=True, flat=False)
-    return ({"image": images, "geometry": digit_geometry(images)},
-            {"digit": labels.astype("float64"), "ink": images.sum(axis=(1, 2)).astype("float64")})
+    return ({"pixels": images.reshape(len(images), 64), "geometry": digit_geometry(images)},
+            {"digit": labels.astype("float64"), "odd": (labels % 2).astype("float64")})
 
 
 def _require_keys(data: dict, expected: list[str], what: str, role: str) -> None:
@@ -242,61 +242,74 @@ def _check_rows(found: np.ndarray, name: str, what: str, expected_rows: int) -> 
 _DATA_HINT = "compute each entry from the training arrays (x_train, y_train), as the exercise describes"
 
 
-@exercise("5.2", "Data for a model with two inputs and two outputs")
-def fit_data_dicts(x_data: object, y_data: object) -> str:
-    x_data = _require_dict(x_data, "`x_data`", "input")
-    y_data = _require_dict(y_data, "`y_data`", "output")
-    _require_keys(x_data, ["image", "geometry"], "`x_data`", "input")
-    _require_keys(y_data, ["digit", "ink"], "`y_data`", "output")
-    x_expected, y_expected = _expected_fit_data()
-    rows = len(x_expected["image"])
-
-    image = expect_array(x_data["image"], "`x_data['image']`", hint=_DATA_HINT)
-    _check_rows(image, "image", "x_data", rows)
-    if image.shape != (rows, 8, 8):
+def _require_pixels(x_data: dict, expected: np.ndarray) -> None:
+    rows = len(expected)
+    pixels = expect_array(x_data["pixels"], "`x_data['pixels']`", hint=_DATA_HINT)
+    _check_rows(pixels, "pixels", "x_data", rows)
+    if pixels.shape == (rows, 8, 8):
         raise Mistake(
-            "the images in `x_data['image']` have the wrong shape.",
-            expected=f"({rows}, 8, 8): the input `image` takes 8x8 images",
-            found=f"{image.shape}",
-            hint="load_digits_split(flat=False) keeps the 8x8 shape (or reshape the flat rows)",
+            "`x_data['pixels']` holds 8x8 images, but the input `pixels` takes 64 numbers per digit.",
+            expected=f"({rows}, 64): each image flattened, as given.inputs shows (None, 64)",
+            found=f"{pixels.shape}",
+            hint="flatten each image: x_train.reshape(len(x_train), 64)",
         )
-    if not _same(image, x_expected["image"]):
-        raise Mistake("`x_data['image']` does not hold the training images, in order.",
-                      expected="x_train from load_digits_split(flat=False)", found="other pixel values",
-                      hint="do not shuffle, scale or change the images")
+    if pixels.shape != (rows, 64):
+        raise Mistake("`x_data['pixels']` has the wrong shape.", expected=f"({rows}, 64): 64 pixels per digit",
+                      found=f"{pixels.shape}", hint="x_train.reshape(len(x_train), 64)")
+    if not _same(pixels, expected):
+        raise Mistake("`x_data['pixels']` does not hold the training images, in order.",
+                      expected="the pixels of x_train, row by row", found="other pixel values",
+                      hint="do not shuffle, scale or transpose the images; reshape them only")
 
-    geometry = expect_array(x_data["geometry"], "`x_data['geometry']`", hint=_DATA_HINT)
-    _check_rows(geometry, "geometry", "x_data", rows)
-    if not _same(geometry, x_expected["geometry"]):
-        raise Mistake("`x_data['geometry']` is not digit_geometry of the training images.",
-                      expected=f"digit_geometry(x_train): shape ({rows}, 3)", found=f"an array of shape {geometry.shape} with other values",
-                      hint="compute it from the same images you put under 'image'")
 
+def _require_targets(y_data: dict, expected: dict[str, np.ndarray]) -> None:
+    rows = len(expected["digit"])
     digit = expect_array(y_data["digit"], "`y_data['digit']`", hint=_DATA_HINT)
     _check_rows(digit, "digit", "y_data", rows)
     if digit.shape == (rows, 10):
         raise Mistake("`y_data['digit']` holds one-hot rows.", expected=f"the labels 0-9 themselves, shape ({rows},)",
                       found=f"shape {digit.shape}",
                       hint="the digit head is trained with sparse_categorical_crossentropy, which takes the labels as integers")
-    if digit.reshape(len(digit), -1).shape[1] != 1 or not _same(digit.reshape(-1), y_expected["digit"]):
+    if digit.reshape(len(digit), -1).shape[1] != 1 or not _same(digit.reshape(-1), expected["digit"]):
         raise Mistake("`y_data['digit']` does not hold the training labels, in order.", expected="y_train",
                       found=f"an array of shape {digit.shape} with other values", hint="use y_train as it is")
+    odd = expect_array(y_data["odd"], "`y_data['odd']`", hint=_DATA_HINT)
+    _check_rows(odd, "odd", "y_data", rows)
+    if odd.shape not in ((rows,), (rows, 1)):
+        raise Mistake("`y_data['odd']` has the wrong shape.", expected=f"one number per digit: ({rows},) or ({rows}, 1)",
+                      found=f"{odd.shape}", hint="one 0 or 1 per training label: y_train % 2")
+    odd = odd.reshape(-1)
+    if _same(odd, expected["odd"]):
+        return
+    if _same(odd, 1.0 - expected["odd"]):
+        found = "1 for the even digits and 0 for the odd ones"
+    elif _same(odd, expected["digit"]):
+        found = "the labels 0-9 themselves"
+    else:
+        found = "other values"
+    raise Mistake("`y_data['odd']` is not the target of the output `odd`.",
+                  expected="1.0 for each odd training digit, 0.0 for each even one (a sigmoid output's target)",
+                  found=found, hint="y_train % 2 gives 1 for odd labels and 0 for even ones")
 
-    ink = expect_array(y_data["ink"], "`y_data['ink']`", hint=_DATA_HINT)
-    _check_rows(ink, "ink", "y_data", rows)
-    if ink.shape not in ((rows,), (rows, 1)):
-        raise Mistake("`y_data['ink']` has the wrong shape.", expected=f"one number per digit: ({rows},) or ({rows}, 1)",
-                      found=f"{ink.shape}", hint="sum over both pixel axes: x_train.sum(axis=(1, 2))")
-    ink = ink.reshape(-1)
-    if not _same(ink, y_expected["ink"]):
-        if _same(ink * 64, y_expected["ink"]):
-            found = "the mean pixel value of each image, 64 times too small"
-        else:
-            found = "other values"
-        raise Mistake("`y_data['ink']` is not the ink of each training digit.",
-                      expected="the sum of the 64 pixel values of each image", found=found,
-                      hint="x_train.sum(axis=(1, 2)) for 8x8 images")
-    return "dicts keyed by the model's input and output names, holding the training data"
+
+@exercise("5.2", "Data for a model with two inputs and two outputs")
+def fit_data_dicts(x_data: object, y_data: object) -> str:
+    x_data = _require_dict(x_data, "`x_data`", "input")
+    y_data = _require_dict(y_data, "`y_data`", "output")
+    _require_keys(x_data, ["pixels", "geometry"], "`x_data`", "input")
+    _require_keys(y_data, ["digit", "odd"], "`y_data`", "output")
+    x_expected, y_expected = _expected_fit_data()
+    rows = len(x_expected["pixels"])
+    _require_pixels(x_data, x_expected["pixels"])
+    geometry = expect_array(x_data["geometry"], "`x_data['geometry']`", hint=_DATA_HINT)
+    _check_rows(geometry, "geometry", "x_data", rows)
+    if not _same(geometry, x_expected["geometry"]):
+        raise Mistake("`x_data['geometry']` is not digit_geometry of the training images.",
+                      expected=f"digit_geometry(x_train): shape ({rows}, 3)",
+                      found=f"an array of shape {geometry.shape} with other values",
+                      hint="compute it from the same training images (flat or 8x8: digit_geometry takes both)")
+    _require_targets(y_data, y_expected)
+    return "dicts keyed by the model's input and output names: flat pixels, geometry, labels and odd/even targets"
 
 
 # --- 5.3 and 5.4: losses recomputed from the model's own predictions ------------------------
