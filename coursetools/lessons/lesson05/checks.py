@@ -114,6 +114,57 @@ def _require_dict(value: object, what: str, role: str) -> dict:
 # --- 5.1 ------------------------------------------------------------------------------
 
 
+def _require_two_way_outputs(model: Any, raw: Any, outputs: dict[str, np.ndarray], rows: int) -> None:
+    """`digit`: 10 probabilities per sample; `ink`: one number, no activation; not swapped."""
+    digit, ink = outputs["digit"], outputs["ink"]
+    if digit.shape[1:] in ((1,), ()) and ink.shape[1:] == (10,):
+        raise Mistake("the outputs `digit` and `ink` are swapped.",
+                      expected="`digit`: 10 probabilities per sample; `ink`: one number per sample",
+                      found="`digit` gives one number per sample and `ink` gives 10",
+                      hint='put each head under its own name: outputs={"digit": <the softmax head>, "ink": <the Dense(1) '
+                      "head>}, or name each output layer after its head")
+    if digit.shape != (rows, 10):
+        raise Mistake("the `digit` output has the wrong shape.", expected="10 numbers per sample",
+                      found=f"shape {digit.shape[1:]} per sample", hint='end the digit head with Dense(10, activation="softmax")')
+    if not (np.all(digit >= 0) and np.allclose(digit.sum(axis=1), 1.0, atol=1e-4)):
+        raise Mistake("the `digit` output is not a set of probabilities.", expected="10 probabilities per sample that sum to 1",
+                      found="values that do not sum to 1", hint='give the digit head activation="softmax"')
+    if ink.shape not in ((rows, 1), (rows,)):
+        raise Mistake("the `ink` output has the wrong shape.", expected="one number per sample",
+                      found=f"shape {ink.shape[1:]} per sample", hint="end the ink head with Dense(1)")
+    layer = _producer(_output_tensors(model, raw)["ink"])
+    if layer is not None and type(layer).__name__ in ("Dense", "Activation", "ReLU", "Softmax"):
+        activation = activation_of(layer)
+        if activation not in ("linear", "None"):
+            raise Mistake(
+                "the `ink` output has an activation.",
+                expected="no activation: ink is an amount, any real number (a regression output)",
+                found=f"activation {activation!r} on the layer {layer.name!r}",
+                hint="use Dense(1) with no activation for the ink head",
+            )
+
+
+def _require_wiring(outputs: dict[str, np.ndarray], geometry_moved: dict, pixels_moved: dict) -> None:
+    """Which output reacts when one input changes: `digit` to both, `ink` to the pixels alone."""
+    reactions = [  # output, what moved, must it react?, problem, found, hint
+        ("digit", pixels_moved, True, "the `digit` output ignores the pixels.",
+         "the same digit probabilities for different images",
+         "feed the pixel branch into the merge that leads to the digit head"),
+        ("digit", geometry_moved, True, "the `digit` output ignores `geometry`.",
+         "the same digit probabilities when only the geometry numbers change",
+         "merge geometry with the pixel branch (e.g. layers.Concatenate()) before the digit head"),
+        ("ink", pixels_moved, True, "the `ink` output ignores the pixels.",
+         "the same ink for different images", "put the ink head on the pixel branch"),
+        ("ink", geometry_moved, False, "the `ink` output depends on `geometry`.",
+         "ink changes when only the geometry numbers change",
+         "call the ink head on the pixel branch's tensor, before (not after) the merge"),
+    ]
+    expected = {"digit": "digit computed from both inputs", "ink": "ink computed from the pixels alone"}
+    for name, moved, must_react, problem, found, hint in reactions:
+        if _changed(outputs[name], moved[name]) != must_react:
+            raise Mistake(problem, expected=expected[name], found=found, hint=hint)
+
+
 @exercise("5.1", "Two inputs, two outputs, wired as asked")
 def two_inputs_two_outputs(two_way: object) -> str:
     model = expect_model(two_way, "`two_way`")
@@ -142,53 +193,10 @@ def two_inputs_two_outputs(two_way: object) -> str:
     _require_names(list(outputs), ["digit", "ink"], "`two_way`", "output",
                    'use a dict, outputs={"digit": ..., "ink": ...}, or name the output layers "digit" and "ink"',
                    count_hint='pass both heads: outputs={"digit": digit, "ink": ink}')
-
-    digit, ink = outputs["digit"], outputs["ink"]
-    if digit.shape[1:] in ((1,), ()) and ink.shape[1:] == (10,):
-        raise Mistake("the outputs `digit` and `ink` are swapped.",
-                      expected="`digit`: 10 probabilities per sample; `ink`: one number per sample",
-                      found="`digit` gives one number per sample and `ink` gives 10",
-                      hint='put each head under its own name: outputs={"digit": <the softmax head>, "ink": <the Dense(1) '
-                      "head>}, or name each output layer after its head")
-    if digit.shape != (len(pixels), 10):
-        raise Mistake("the `digit` output has the wrong shape.", expected="10 numbers per sample",
-                      found=f"shape {digit.shape[1:]} per sample", hint='end the digit head with Dense(10, activation="softmax")')
-    if not (np.all(digit >= 0) and np.allclose(digit.sum(axis=1), 1.0, atol=1e-4)):
-        raise Mistake("the `digit` output is not a set of probabilities.", expected="10 probabilities per sample that sum to 1",
-                      found="values that do not sum to 1", hint='give the digit head activation="softmax"')
-    if ink.shape not in ((len(pixels), 1), (len(pixels),)):
-        raise Mistake("the `ink` output has the wrong shape.", expected="one number per sample",
-                      found=f"shape {ink.shape[1:]} per sample", hint="end the ink head with Dense(1)")
-    layer = _producer(_output_tensors(model, raw)["ink"])
-    if layer is not None and type(layer).__name__ in ("Dense", "Activation", "ReLU", "Softmax"):
-        activation = activation_of(layer)
-        if activation not in ("linear", "None"):
-            raise Mistake(
-                "the `ink` output has an activation.",
-                expected="no activation: ink is an amount, any real number (a regression output)",
-                found=f"activation {activation!r} on the layer {layer.name!r}",
-                hint="use Dense(1) with no activation for the ink head",
-            )
-
+    _require_two_way_outputs(model, raw, outputs, len(pixels))
     geometry_moved = _outputs_by_name(model, _outputs_on(model, {"pixels": pixels, "geometry": other_geometry}, "`two_way`", fed))
     pixels_moved = _outputs_by_name(model, _outputs_on(model, {"pixels": other_pixels, "geometry": geometry}, "`two_way`", fed))
-    reactions = [  # output, what moved, must it react?, problem, found, hint
-        ("digit", pixels_moved, True, "the `digit` output ignores the pixels.",
-         "the same digit probabilities for different images",
-         "feed the pixel branch into the merge that leads to the digit head"),
-        ("digit", geometry_moved, True, "the `digit` output ignores `geometry`.",
-         "the same digit probabilities when only the geometry numbers change",
-         "merge geometry with the pixel branch (e.g. layers.Concatenate()) before the digit head"),
-        ("ink", pixels_moved, True, "the `ink` output ignores the pixels.",
-         "the same ink for different images", "put the ink head on the pixel branch"),
-        ("ink", geometry_moved, False, "the `ink` output depends on `geometry`.",
-         "ink changes when only the geometry numbers change",
-         "call the ink head on the pixel branch's tensor, before (not after) the merge"),
-    ]
-    expected = {"digit": "digit computed from both inputs", "ink": "ink computed from the pixels alone"}
-    for name, moved, must_react, problem, found, hint in reactions:
-        if _changed(outputs[name], moved[name]) != must_react:
-            raise Mistake(problem, expected=expected[name], found=found, hint=hint)
+    _require_wiring(outputs, geometry_moved, pixels_moved)
     return "inputs `pixels` and `geometry`; `digit` reads both, `ink` reads the pixels alone"
 
 

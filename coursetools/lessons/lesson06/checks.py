@@ -406,7 +406,7 @@ def _cosine(weights: list[np.ndarray], start: list[np.ndarray]) -> float:
     return float(np.sum(kernel * start[0]) / (np.linalg.norm(kernel) * np.linalg.norm(start[0]) + 1e-12))
 
 
-def _same_weights(weights: list[np.ndarray], start: list[np.ndarray]) -> bool:
+def _unchanged_from(weights: list[np.ndarray], start: list[np.ndarray]) -> bool:
     return len(weights) == len(start) and all(np.array_equal(np.asarray(w, "float64"), r) for w, r in zip(weights, start))
 
 
@@ -433,7 +433,7 @@ def _judge_phase_1(snapshot: dict[tuple, np.ndarray], blocks: dict[str, list[np.
     """After phase 1 the whole encoder is the pretrained one, and the new head classifies digits."""
     for name, reference in blocks.items():
         weights = [snapshot[reference[0].shape], snapshot[reference[1].shape]]
-        if _same_weights(weights, reference):
+        if _unchanged_from(weights, reference):
             continue
         if _cosine(weights, reference) < FRESH_COSINE:
             raise Mistake(f"`phase_1_weights` does not hold the pretrained `{name}`.",
@@ -473,7 +473,7 @@ def _judge_frozen_blocks(found: dict, blocks: dict[str, list[np.ndarray]]) -> No
     *frozen, top = blocks
     for name in frozen:
         weights, reference = found[name].get_weights(), blocks[name]
-        if _same_weights(weights, reference):
+        if _unchanged_from(weights, reference):
             continue
         if _cosine(weights, reference) < FRESH_COSINE:
             raise Mistake(f"`{name}` does not hold the pretrained weights.",
@@ -491,7 +491,7 @@ def _judge_frozen_blocks(found: dict, blocks: dict[str, list[np.ndarray]]) -> No
 def _judge_top_block(layer, snapshot: dict[tuple, np.ndarray], reference: list[np.ndarray], top: str) -> None:
     """The top block moved in phase 2 (since ``phase_1_weights``), and only a little."""
     weights = layer.get_weights()
-    if _same_weights(weights, [snapshot[reference[0].shape], snapshot[reference[1].shape]]):
+    if _unchanged_from(weights, [snapshot[reference[0].shape], snapshot[reference[1].shape]]):
         raise Mistake(
             f"`{top}`, the top layer of the encoder, was not fine-tuned in phase 2.",
             expected=f"{top} trainable in phase 2, so fit() moves its weights a little",
