@@ -77,3 +77,23 @@ def test_a_layer_called_directly_and_through_its_nested_model_reloads_only_unnes
     x = np.random.default_rng(1).uniform(size=(4, 64)).astype("float32")
     for key in ("hidden", "scores"):
         assert np.allclose(_outputs(loaded, x)[key], _outputs(model, x)[key], atol=1e-6)
+
+
+def test_unnested_gives_back_what_it_cannot_replay():
+    from coursetools.placeholders import not_done
+
+    placeholder = not_done("6.5")
+    assert unnested(placeholder) is placeholder and unnested(None) is None
+    symbolic = keras.Input(shape=(3,))
+    assert unnested(symbolic) is symbolic
+
+    pixels = keras.Input(shape=(4,))
+    inner = keras.Model(pixels, layers.Dense(2)(pixels))
+    outer_in = keras.Input(shape=(4,))
+    model = keras.Model(outer_in, inner(outer_in))
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("a graph that cannot be replayed")
+
+    inner._run_through_graph = refuse  # as a layer of the learner's own that refuses a second call would
+    assert unnested(model) is model
