@@ -28,7 +28,7 @@ class Unexportable:
     given on the original object.
     """
 
-    NATURES = ("symbolic", "class", "function", "model", "layer", "subclassed", "other")
+    NATURES = ("symbolic", "class", "function", "model", "layer", "subclassed", "unloadable", "other")
 
     def __init__(self, description: str, nature: str = "other") -> None:
         self.description = description
@@ -133,7 +133,7 @@ def expect_layer(value: object, kind: str, what: str = "your answer") -> Any:
 
 def is_unloadable(value: object) -> bool:
     """A Keras object that was saved but that Keras could not load back in safe mode (the loader says why)."""
-    return isinstance(value, Unexportable) and value.nature == "other" and "cannot load in safe mode" in value.description
+    return isinstance(value, Unexportable) and value.nature == "unloadable"
 
 
 def expect_model(value: object, what: str = "your model") -> Any:
