@@ -20,7 +20,7 @@ LESSON = Lesson(
     title="Saving, loading and porting",
     covers="`.keras` files, `get_config`, three ways to load custom classes, safe mode, `.weights.h5` and how "
     "weights are matched, porting old `tf.keras` code",
-    minutes=40,
+    minutes=35,
     exercise_minutes=30,
 )
 
