@@ -7,8 +7,6 @@ does, then send it through the grader's round trip like every other evidence.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
