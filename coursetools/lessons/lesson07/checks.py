@@ -1,10 +1,9 @@
-"""Checks for lesson 7 (subclassing, saving, porting, choosing an API).
+"""Checks for lesson 7 (custom layers and models).
 
 Two kinds of evidence:
 
-* **Exportable answers** (7.3 a model rebuilt to load a weights file, 7.4 a ported model
-  and what it predicted, 7.5 a dict of choices) travel like every other answer: models
-  as ``.keras`` files loaded in safe mode. The checks run them on inputs they make.
+* **Exportable answers** (7.3 a dict of predictions about `call` methods under ``fit``)
+  travel like every other answer, as plain values.
 * **Answers that are learner code** (7.1 a custom layer class, 7.2 a subclassed model)
   cannot travel: the grader never runs learner code, and safe mode cannot rebuild an
   unknown class. Their check cells hand over a *report* made by
@@ -31,18 +30,17 @@ from typing import Any
 
 import numpy as np
 
-from coursetools.lessons.lesson07.given import digit_stats, given_two_input_skip, given_weights_source
-from coursetools.expect import Unexportable, describe, expect_array, expect_model
+from coursetools.lessons.lesson07.given import FIT_SNIPPETS, given_two_input_skip
+from coursetools.expect import describe
 from coursetools.feedback import Mistake
 from coursetools.lessons.lesson07.tools import (
     LAYER_WIDTHS,
     PROBE_INITIAL_SCALE,
     REPORT_KEY,
     feature_probe,
-    old_style_data,
     two_way_probe,
 )
-from coursetools.probing import activation_of, first_line, output_of, same_values
+from coursetools.probing import same_values
 from coursetools.registry import exercise
 
 # --- Shared helpers ------------------------------------------------------------------------
@@ -368,213 +366,67 @@ def subclassed_twin(report: object) -> str:
     )
 
 
-# --- 7.3 load a weights file into the right architecture ----------------------------------
+# --- 7.3 will it run under fit? -------------------------------------------------------------
 
-
-@exercise("7.3", "Load a .weights.h5 file into the right architecture")
-def restore_weights(restored: object) -> str:
-    model = expect_model(restored, "`restored`")
-    inputs = [tuple(t.shape) for t in getattr(model, "inputs", [])]
-    if inputs != [(None, 64)]:
-        raise Mistake("`restored` has the wrong inputs.", expected="one input of shape (None, 64), like `pixels`",
-                      found=f"inputs of shapes {inputs}", hint="start from keras.Input(shape=(64,))")
-    x, _ = two_way_probe()  # real digits' pixels
-    original = given_weights_source()
-    try:
-        found = output_of(model, x, "`restored`")
-    except Mistake:
-        raise
-    except Exception as error:
-        raise Mistake("`restored` fails on a batch of 64 pixels.", found=first_line(error)) from None
-    expected = output_of(original, x, "the original")
-    if found.shape != expected.shape:
-        raise Mistake("`restored` returns outputs of the wrong shape.", expected=f"{expected.shape}",
-                      found=f"{found.shape}", hint="end with Dense(10, softmax), as the summary shows")
-    if _same_numbers(found, expected):
-        return "the original's wiring, with the weights read from the file"
-    mine, theirs = model.get_weights(), original.get_weights()
-    same_weights = len(mine) == len(theirs) and all(
-        np.shape(a) == np.shape(b) and np.allclose(a, b, atol=1e-7) for a, b in zip(mine, theirs))
-    if same_weights:
-        layers = [type(layer).__name__ for layer in model.layers]
-        if "Add" not in layers:
-            found_text = "the file's weights loaded into a chain of layers: nothing adds `first` to `second`"
-            hint = ("load_weights matches weights by position, not by meaning: build the skip as the summary "
-                    "shows (skip = Add()([first, second]), connected to both) and load again")
-        else:
-            activations = [activation_of(layer) for layer in model.layers if type(layer).__name__ == "Dense"]
-            found_text = f"the file's weights, but a different wiring or activations (Dense activations {activations})"
-            hint = "compare your model with the summary: activations and the 'Connected to' column"
-        raise Mistake("`restored` holds the file's weights but computes something else.",
-                      expected="the original model: its wiring and its weights", found=found_text, hint=hint)
-    raise Mistake(
-        "`restored` does not hold the weights stored in the file.",
-        expected="the weights of `weights_file`, loaded with restored.load_weights(weights_file)",
-        found=f"weights of shapes {_shapes_text(mine)} with other values (the file holds {_shapes_text(theirs)})",
-        hint="after building the model, call restored.load_weights(weights_file)",
-    )
-
-
-# --- 7.4 port old tf.keras code ---------------------------------------------------------------
-
-
-def _port_reference(kernel1, bias1, kernel2, bias2, x, center_axis: int | None = 1) -> np.ndarray:
-    h = _np_relu(x @ kernel1 + bias1)
-    if center_axis is not None:
-        h = h - h.mean(axis=center_axis, keepdims=True)
-    return _np_softmax(h @ kernel2 + bias2)
-
-
-def _port_probe() -> np.ndarray:
-    rows, _ = old_style_data()
-    random = np.random.default_rng(7400).uniform(0.0, 1.0, size=(8, 64))
-    return np.concatenate([np.asarray(rows[:16]), random]).astype("float32")
-
-
-def _port_model(ported: object):
-    if isinstance(ported, Unexportable) and "Lambda" in ported.description:
-        raise Mistake(
-            "`ported` still holds a Lambda layer, which Keras refuses to load in safe mode.",
-            expected="a model the grader can load: built-in layers and keras.ops only",
-            found="a Lambda layer with Python code (the old code's tf.reduce_mean)",
-            hint="compute on the tensors with keras.ops: hidden - keras.ops.mean(hidden, axis=-1, keepdims=True)",
-        )
-    model = expect_model(ported, "`ported`")
-    inputs = [tuple(t.shape) for t in getattr(model, "inputs", [])]
-    outputs = [tuple(t.shape) for t in getattr(model, "outputs", [])]
-    if inputs != [(None, 64)] or outputs != [(None, 10)]:
-        raise Mistake("`ported` does not take 64 pixels and return 10 probabilities.",
-                      expected="inputs [(None, 64)] and outputs [(None, 10)]",
-                      found=f"inputs {inputs} and outputs {outputs}", hint="start from keras.Input(shape=(64,))")
-    dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
-    found = [(layer.units, activation_of(layer)) for layer in dense]
-    if found != [(32, "relu"), (10, "softmax")]:
-        raise Mistake("`ported` does not have the layers of the old code.",
-                      expected="Dense(32, relu), then Dense(10, softmax)", found=f"Dense layers {found}",
-                      hint="keep the old code's layers; change only what Keras 3 needs changed")
-    return model, dense
-
-
-@exercise("7.4", "Port old tf.keras code to Keras 3")
-def port_old_code(ported: object, predicted_digits: object, training: object) -> str:
-    model, dense = _port_model(ported)
-    (k1, b1), (k2, b2) = ([w.astype("float64") for w in layer.get_weights()] for layer in dense)
-    x = _port_probe()
-    found = output_of(model, x, "`ported`")
-    if not _same_numbers(found, _port_reference(k1, b1, k2, b2, x.astype("float64"))):
-        if _same_numbers(found, _port_reference(k1, b1, k2, b2, x.astype("float64"), center_axis=None)):
-            raise Mistake("`ported` leaves out the centering step.",
-                          expected="each sample's hidden values minus their mean, before the last layer",
-                          found="the last layer sees the hidden values unchanged",
-                          hint="centered = hidden - keras.ops.mean(hidden, axis=-1, keepdims=True)")
-        if _same_numbers(found, _port_reference(k1, b1, k2, b2, x.astype("float64"), center_axis=0)):
-            raise Mistake("`ported` centers over the batch instead of over each sample's features.",
-                          expected="the mean of each sample's 32 hidden values (axis 1, or -1)",
-                          found="means taken over axis 0, across the samples of a batch",
-                          hint="use axis=-1 (the old code's axis=1) in keras.ops.mean")
-        raise Mistake("`ported` computes something else than the old code.",
-                      expected="softmax(Dense(hidden - mean of hidden)) with hidden = relu(Dense(pixels))",
-                      found="other probabilities on the same inputs",
-                      hint="translate the old code line by line; only the tf.* call needs a keras.ops twin")
-    report = _report(training, "port", "the training report", "a report on `ported`",
-                     "run the cells that build, compile and train `ported`")
-    if not report["compiled"]:
-        raise Mistake("`ported` is not compiled.", expected="compile(optimizer=..., loss=...) as in the old code",
-                      found="no optimizer", hint="keras.optimizers.Adam(learning_rate=0.005)")
-    if report["optimizer"] != "Adam" or report["learning_rate"] is None or \
-            not np.isclose(report["learning_rate"], 0.005, rtol=1e-4):
-        raise Mistake("`ported` is not compiled with the old code's optimizer.",
-                      expected="Adam with learning rate 0.005 (the old code's lr=0.005)",
-                      found=f"{report['optimizer']} with learning rate {report['learning_rate']}",
-                      hint="Keras 3 spells it learning_rate=: keras.optimizers.Adam(learning_rate=0.005)")
-    if report["loss"] not in ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"):
-        raise Mistake("`ported` is compiled with another loss.", expected="sparse_categorical_crossentropy",
-                      found=f"{report['loss']}", hint="labels are digits 0-9, not one-hot rows")
-    if report["iterations"] <= 0:
-        raise Mistake("`ported` has not been trained.", expected="fit() on the old code's data, as arrays",
-                      found="the optimizer has taken no step",
-                      hint="np.array(pixel_rows) and np.array(digit_labels), then fit as the old code does")
-    if not report["file_exists"]:
-        raise Mistake(f"there is no file {report['path']!r}.",
-                      expected="the trained model saved in Keras' native format",
-                      found="no such file in the working folder",
-                      hint=f'ported.save("{report["path"]}"): model.save needs the .keras ending')
-    if not report.get("file_matches", False):
-        if "failed_step" in report:
-            raise _failed(report, f"the file {report['path']!r}")
-        raise Mistake(f"{report['path']!r} holds a different model than `ported`.",
-                      expected="the trained model", found="other predictions from the saved file",
-                      hint="save after training, and run the saving cell again if you retrained")
-    digits = expect_array(predicted_digits, "`predicted_digits`",
-                          hint="predict with `ported`, then take the most likely class: .argmax(axis=1)")
-    rows = x[:5]
-    expected_digits = output_of(model, rows, "`ported`").argmax(axis=1)
-    if digits.shape == (5, 10):
-        raise Mistake("`predicted_digits` holds probabilities, not digits.", expected="5 digits, shape (5,)",
-                      found="an array of shape (5, 10)", hint="take the most likely class: .argmax(axis=1)")
-    if digits.shape != (5,) or not np.array_equal(digits, expected_digits):
-        raise Mistake("`predicted_digits` are not the digits `ported` predicts for the first 5 rows.",
-                      expected="5 digits: predict on the first 5 rows, then argmax(axis=1)",
-                      found=f"an array of shape {digits.shape}" if digits.shape != (5,) else "other digits",
-                      hint="predict_classes is gone: ported.predict(rows, verbose=0).argmax(axis=1), after training")
-    return "the old model in Keras 3: keras.Input, keras.ops, learning_rate, arrays, a .keras file, argmax"
-
-
-# --- 7.5 choose an API ----------------------------------------------------------------------
-
-API_ANSWERS = {
-    "a": ("sequential", "a straight stack with one input and one output is what Sequential is for; "
-          "choose the simplest API that can express the network (lesson 2)"),
-    "b": ("functional", "two inputs: a Sequential list has exactly one way in (lesson 5)"),
-    "c": ("functional", "a block that adds its input to its output uses one tensor twice: a skip "
-          "connection is a graph, not a list (lesson 4)"),
-    "d": ("functional", "one encoder applied to two images is a shared layer: call it twice in one graph "
-          "(lesson 6)"),
-    "e": ("subclass", "the number of steps changes from call to call: a Python loop over a call argument "
-          "needs call() (lessons 3 and 7)"),
-    "f": ("functional", "a feature extractor is a new functional Model over part of the trained graph: "
-          "keras.Model(model.inputs, model.layers[1].output) (lesson 3)"),
-    "g": ("subclass", "the structure of the computation differs for every sample (recursion over a tree): no "
-          "fixed graph describes it (lesson 7)"),
-    "h": ("functional", "keras.ops on the tensors is part of the graph, saves and loads in safe mode: no "
-          "subclass needed (lesson 7)"),
+# The answer for each `call` of FIT_SNIPPETS, and what a learner who answered otherwise
+# believes. tests/lessons/test_lesson07.py trains a model with each `call` to prove the key.
+FIT_ANSWERS = {
+    "a": ("runs", "`training` is a plain Python True or False that fit passes to call: it is known while fit "
+          "traces call, so an `if` on it is an `if` on structure, fine under fit (lesson 7, section 3)"),
+    "b": ("raises", "`ops.max(x) > 1.0` is a tensor: while fit traces call, x is symbolic, with a shape but no "
+          "values, so Python's `if` cannot decide: OperatorNotAllowedInGraphError. An eager call model(x) runs it; "
+          "under fit, branch with ops.cond (or ops.where), or compile with run_eagerly=True"),
+    "c": ("runs", "self.repeats is a Python int set in __init__ (structure): the loop runs once while fit traces "
+          "call and leaves three calls of refine in the graph"),
+    "d": ("raises", "1,347 digits in batches of 32 leave a last batch of 3, so fit traces call for batches of "
+          "any size: x.shape[0] is None, and `None > 1` raises TypeError. The feature axes are known "
+          "(x.shape[-1] is 64); the batch size is not structure you can count on"),
+    "e": ("runs", "ops.cond puts both branches into the traced graph and picks one by the tensor's value at run "
+          "time: that is how call branches on a value under fit"),
+    "f": ("raises", "`while` asks Python for the truth of a tensor on every turn, like `if`: under fit that raises "
+          "OperatorNotAllowedInGraphError; a loop that depends on values needs ops.while_loop"),
 }
+assert FIT_ANSWERS.keys() == FIT_SNIPPETS.keys()
 
 
-def _normalise_api(value: object) -> str | None:
+_SAYS_RUNS = {"runs", "run", "it runs", "works", "it works"}
+_SAYS_RAISES = {"raises", "raise", "it raises", "error", "an error", "fails", "it fails"}
+
+
+def _run_or_raise(value: object) -> str | None:
+    """"runs" or "raises" from an answer (a few spellings of each); anything else is unreadable."""
     if not isinstance(value, str):
         return None
-    text = value.lower()
-    found = [api for api, word in (("sequential", "sequential"), ("functional", "functional"), ("subclass", "subclass"))
-             if word in text]
-    return found[0] if len(found) == 1 else None
+    text = " ".join(value.lower().split()).strip(" .!")
+    return "runs" if text in _SAYS_RUNS else "raises" if text in _SAYS_RAISES else None
 
 
-@exercise("7.5", "Choose the API for a network")
-def choose_api(choices: object) -> str:
-    keys = ", ".join(f'"{k}"' for k in API_ANSWERS)
-    if not isinstance(choices, dict):
-        raise Mistake("`choices` is not a dict.", expected=f"a dict with the keys {keys}",
-                      found=describe(choices), hint='choices = {"a": "sequential", "b": ..., ...}')
-    missing = [k for k in API_ANSWERS if k not in choices]
-    extra = [k for k in choices if k not in API_ANSWERS]
+@exercise("7.3", "Will it run under fit?")
+def will_it_run(answers: object) -> str:
+    keys = ", ".join(f'"{k}"' for k in FIT_ANSWERS)
+    if not isinstance(answers, dict):
+        raise Mistake("`answers` is not a dict.", expected=f"a dict with the keys {keys}",
+                      found=describe(answers), hint='answers = {"a": "runs", "b": ..., ...}')
+    missing = [k for k in FIT_ANSWERS if k not in answers]
+    extra = [k for k in answers if k not in FIT_ANSWERS]
     if missing or extra:
-        raise Mistake("`choices` does not answer exactly the questions a to h.", expected=f"the keys {keys}",
+        raise Mistake("`answers` does not answer exactly the questions a to f.", expected=f"the keys {keys}",
                       found=(f"missing {missing}" if missing else "") + (" " if missing and extra else "")
                       + (f"unknown keys {extra}" if extra else ""),
-                      hint="one entry per question, keyed by its lower-case letter")
-    unreadable = [k for k in API_ANSWERS if _normalise_api(choices[k]) is None]
+                      hint="one entry per `call`, keyed by its lower-case letter")
+    unreadable = [k for k in FIT_ANSWERS if _run_or_raise(answers[k]) is None]
     if unreadable:
-        raise Mistake("some answers are not one of the three APIs.",
-                      expected='each value one of "sequential", "functional", "subclass"',
-                      found=", ".join(f"{k}: {choices[k]!r}" for k in unreadable),
-                      hint="write one of the three words per question")
-    wrong = [k for k, (api, _) in API_ANSWERS.items() if _normalise_api(choices[k]) != api]
+        raise Mistake("some answers are neither \"runs\" nor \"raises\".",
+                      expected='each value "runs" or "raises"',
+                      found=", ".join(f"{k}: {answers[k]!r}" for k in unreadable),
+                      hint="one word per `call`: does model.fit(...) run it, or raise?")
+    wrong = [k for k, (verdict, _) in FIT_ANSWERS.items() if _run_or_raise(answers[k]) != verdict]
     if wrong:
         raise Mistake(
-            f"{len(wrong)} of {len(API_ANSWERS)} choices are not the best fit.",
-            expected="the simplest API that can express each network",
-            found="; ".join(f"{k} ({choices[k]}): {API_ANSWERS[k][1]}" for k in wrong),
-            hint="the decision guide at the end of lesson 7 walks through these questions",
+            f"{len(wrong)} of {len(FIT_ANSWERS)} predictions are not what fit does.",
+            expected="what model.fit(...) does with each call: runs it, or raises",
+            found="; ".join(f"{k} ({answers[k]}): in fact it {FIT_ANSWERS[k][0]}: {FIT_ANSWERS[k][1]}" for k in wrong),
+            hint="ask of each `if`, `for` and `while`: is its condition a Python value while fit traces call "
+            "(a setting, the training flag, a feature axis), or a tensor's value?",
         )
-    return "the simplest API that fits each network"
+    return "values need ops.cond or eager execution; settings, the training flag and feature shapes are fine"

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from coursetools.placeholders import is_not_done
-from coursetools.probing import same_values, to_numpy, useful_line
+from coursetools.probing import to_numpy, useful_line
 
 REPORT_KEY = "report"  # a report says what it is: {"report": "layer" | "model" | "port", ...}
 PROBE_INITIAL_SCALE = 0.5  # exercise 7.1: FeatureScale(initial_scale=0.5) must start as x * 0.5
@@ -218,59 +218,3 @@ def model_report(model: Any) -> Any:
     except _StepFailed:
         pass
     return report
-
-
-# --- Exercise 7.4: the ported code ------------------------------------------------------------
-
-
-def old_style_data() -> tuple[list[list[float]], list[int]]:
-    """Exercise 7.4's data the way old code holds it: Python lists (200 training digits)."""
-    from coursetools.data import load_digits_split
-
-    (x_train, y_train), _ = load_digits_split()
-    return [[round(float(v), 4) for v in row] for row in x_train[:200]], [int(v) for v in y_train[:200]]
-
-
-def port_report(model: Any, path: str) -> Any:
-    """How a model was compiled and trained, and whether ``path`` holds it (exercise 7.4)."""
-    import keras
-
-    if is_not_done(model) or not isinstance(model, keras.Model):
-        return model
-    report: dict[str, Any] = {REPORT_KEY: "port", "path": str(path)}
-    optimizer = getattr(model, "optimizer", None)
-    report["compiled"] = bool(getattr(model, "compiled", False)) and optimizer is not None
-    if report["compiled"]:
-        report["optimizer"] = type(optimizer).__name__
-        try:
-            report["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        except Exception:  # a schedule: no single number
-            report["learning_rate"] = None
-        report["iterations"] = int(keras.ops.convert_to_numpy(optimizer.iterations))
-        loss = getattr(model, "loss", None)
-        report["loss"] = loss if isinstance(loss, str) else type(loss).__name__
-    report["file_exists"] = os.path.isfile(path)
-    if report["file_exists"]:
-        x = np.asarray(old_style_data()[0][:24], dtype="float32")
-        try:
-            loaded = _step(report, f"loading {path!r} with keras.saving.load_model (safe mode)",
-                           lambda: keras.saving.load_model(path, safe_mode=True, compile=False))
-            saved = _step(report, "calling the loaded model", lambda: _one_tensor(loaded(x)))
-            now = _step(report, "calling `ported`", lambda: _one_tensor(model(x, training=False)))
-            report["file_matches"] = same_values(saved, now, atol=1e-6)
-        except _StepFailed:
-            pass
-    return report
-
-
-# --- Exercise 7.3: a weights file -------------------------------------------------------------
-
-
-def write_weights_file(path: str = "original.weights.h5") -> str:
-    """Save the weights of :func:`coursetools.lessons.lesson07.given.given_weights_source` to ``path``; show its summary."""
-    from coursetools.lessons.lesson07.given import given_weights_source
-
-    original = given_weights_source()
-    original.summary()
-    original.save_weights(path)
-    return path
