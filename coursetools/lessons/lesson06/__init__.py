@@ -22,7 +22,7 @@ LESSON = Lesson(
     slug="shared_layers",
     title="Shared layers and models as building blocks",
     covers="one layer used twice, a siamese network, shared embeddings, nested models, two-phase fine-tuning, ensembles",
-    minutes=30,
+    minutes=40,
     exercise_minutes=30,
 )
 
