@@ -1,8 +1,10 @@
 """Lesson 7 checks: correct answers written differently pass; typical mistakes are named.
 
-Exercises 7.1 and 7.2 are judged from a report the course's code makes in the learner's
-kernel (coursetools.lessons.lesson07.tools); the tests make that report exactly as the check cell
-does, then send it through the grader's round trip like every other evidence.
+Exercises 7.1 and 7.2 are judged from a report the course's reporters
+(coursetools.lessons.lesson07.tools) make on the learner's class; here they make it in this
+process (tests/lessons/conftest.py), then it goes through the grader's round trip like every
+other evidence. Running the answer's definitions in a fresh process, as the check cell and the
+grader do, is tested in tests/test_class_runner.py and by grading the solutions.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from keras import layers, ops
 from check_helpers import assert_fails, assert_passes
 from coursetools.lessons.lesson07.checks import FIT_ANSWERS
 from coursetools.lessons.lesson07.given import FIT_SNIPPETS, digit_stats, given_two_input_skip
-from coursetools.lessons.lesson07.tools import layer_report, model_report, two_way_probe
+from coursetools.lessons.lesson07.tools import two_way_probe
 from coursetools.probing import useful_line
 from coursetools.placeholders import not_done
 
@@ -122,11 +124,11 @@ class Renamed(AutoConfig):
 
 @pytest.mark.parametrize(
     "candidate",
-    [FeatureScale, AutoConfig, OffsetFirstWithOps, Renamed, FeatureScale(initial_scale=2.0)],
-    ids=["solution", "auto-config", "offset-first-ops", "registered-name", "an-instance"],
+    [FeatureScale, AutoConfig, OffsetFirstWithOps, Renamed],
+    ids=["solution", "auto-config", "offset-first-ops", "registered-name"],
 )
 def test_7_1_accepts(candidate):
-    assert_passes("7.1", report=layer_report(candidate))
+    assert_passes("7.1", FeatureScale=candidate)
 
 
 def _variant(base=AutoConfig, register_it=True, **methods):
@@ -218,18 +220,22 @@ class NotALayer:
     ],
 )
 def test_7_1_rejects(make, phrase):
-    assert_fails("7.1", phrase, report=layer_report(make()))
+    assert_fails("7.1", phrase, FeatureScale=make())
+
+
+def test_7_1_an_instance_is_told_to_keep_the_class():
+    assert_fails("7.1", "not an instance of it", FeatureScale=FeatureScale(initial_scale=2.0))
 
 
 def test_7_1_placeholder_says_not_done():
-    assert_fails("7.1", "not done yet", report=layer_report(not_done("7.1")))
+    assert_fails("7.1", "not done yet", FeatureScale=not_done("7.1"))
 
 
 # --- 7.2 a subclassed model equal to the given functional one --------------------------------
 
 
 class TwoWay(keras.Model):
-    """The solution: own layers, given's weights copied in."""
+    """The solution: own layers, the given graph in call."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -249,18 +255,6 @@ class TwoWay(keras.Model):
 # Mistaken variants leave a layer of TwoWay unused (no skip, a layer replaced), and Keras warns on
 # their first call that the model "has unbuilt state": true, and what the variant is about.
 pytestmark = pytest.mark.filterwarnings("ignore:`build\\(\\)` was called on layer:UserWarning")
-
-def built(model):
-    pixels, stats = two_way_probe()
-    model([pixels[:2], stats[:2]])
-    return model
-
-
-def copied(model, given=None):
-    given = given or given_two_input_skip()
-    for name in ("encode", "refine", "digit"):
-        getattr(model, name).set_weights(given.get_layer(name).get_weights())
-    return model
 
 
 class HeadFirstSeparateActivations(keras.Model):
@@ -294,8 +288,40 @@ class SequentialHead(keras.Model):
         return self.head(h + self.refine(layers.concatenate([h, inputs[1]])))
 
 
+class WithDefaultArgument(TwoWay):
+    """An __init__ argument with a default: the check creates TwoWay() with none."""
+
+    def __init__(self, units=24, **kwargs):
+        super().__init__(**kwargs)
+        self.encode = layers.Dense(units, activation="relu")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: TwoWay, lambda: HeadFirstSeparateActivations, lambda: SequentialHead, lambda: WithDefaultArgument],
+    ids=["solution", "head-first-separate-activations", "sequential-head", "default-argument"],
+)
+def test_7_2_accepts(make):
+    assert_passes("7.2", TwoWay=make())
+
+
+def test_7_2_the_report_makes_its_own_instance():
+    """The class is judged, not an instance the learner prepared: TwoWay() is created by the reporter."""
+    from coursetools.lessons.lesson07.tools import make_model_reporter
+
+    created = []
+
+    class Counting(TwoWay):
+        def __init__(self, **kwargs):
+            created.append(kwargs)
+            super().__init__(**kwargs)
+
+    report = make_model_reporter()(Counting)
+    assert created == [{}] and report["report"] == "model" and "probe_outputs" in report
+
+
 class StatsFirst(TwoWay):
-    """Joins [stats, h]: equal to given only if refine's kernel rows are reordered to match."""
+    """Joins [stats, h]: given's weights for refine would meet the wrong numbers."""
 
     def call(self, inputs):
         pixels, stats = inputs
@@ -303,15 +329,8 @@ class StatsFirst(TwoWay):
         return self.digit(h + self.refine(self.join([stats, h])))
 
 
-def _stats_first_reordered():
-    model = copied(built(StatsFirst()))
-    kernel, bias = given_two_input_skip().get_layer("refine").get_weights()
-    model.refine.set_weights([np.concatenate([kernel[24:], kernel[:24]]), bias])
-    return model
-
-
-class SharesGivensLayers(keras.Model):
-    """Reuses the given model's layer objects: the same function, layers shared not copied."""
+class TakesGiven(keras.Model):
+    """Wants given's layer objects passed in: the check creates TwoWay() with no arguments."""
 
     def __init__(self, given, **kwargs):
         super().__init__(**kwargs)
@@ -322,53 +341,23 @@ class SharesGivensLayers(keras.Model):
         return self.digit(h + self.refine(ops.concatenate([h, inputs[1]], axis=-1)))
 
 
-def _head_first():
-    model = built(HeadFirstSeparateActivations())
-    return copied(model)
+class BuildsGivensLayers(keras.Model):
+    """Takes the layers of a fresh copy of `given`: the same weights, not layers of its own."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        given = given_two_input_skip()
+        self.encode, self.refine, self.digit = (given.get_layer(n) for n in ("encode", "refine", "digit"))
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: copied(built(TwoWay())),
-        lambda: _set_all(built(TwoWay())),
-        _head_first,
-        lambda: _sequential_head(),
-        _stats_first_reordered,
-        lambda: built(SharesGivensLayers(given_two_input_skip())),
-    ],
-    ids=["solution", "set-weights-all-at-once", "head-first-separate-activations", "sequential-head",
-         "stats-first-reordered", "shares-given-layers"],
-)
-def test_7_2_accepts(make):
-    assert_passes("7.2", report=model_report(make()))
-
-
-def _set_all(model):
-    model.set_weights(given_two_input_skip().get_weights())
-    return model
-
-
-def _sequential_head():
-    given = given_two_input_skip()
-    model = built(SequentialHead())
-    model.encode.set_weights(given.get_layer("encode").get_weights())
-    model.refine.set_weights(given.get_layer("refine").get_weights())
-    model.head.layers[0].set_weights(given.get_layer("digit").get_weights())
-    return model
-
-
-def test_7_2_report_leaves_the_weights_as_they_were():
-    model = copied(built(TwoWay()))
-    before = model.get_weights()
-    model_report(model)
-    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    def call(self, inputs):
+        h = self.encode(inputs[0])
+        return self.digit(h + self.refine(ops.concatenate([h, inputs[1]], axis=-1)))
 
 
 class HoldsGiven(keras.Model):
-    def __init__(self, inner, **kwargs):
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.inner = inner
+        self.inner = given_two_input_skip()
 
     def call(self, inputs):
         return self.inner(inputs)
@@ -396,13 +385,8 @@ class CallsAGlobal(keras.Model):
         return _GLOBAL_GIVEN(inputs)
 
 
-def _variant_model(call, **overrides):
-    cls = type("Variant", (TwoWay,), {"call": call})
-    model = built(cls())
-    copied(model)
-    for name, layer in overrides.items():
-        setattr(model, name, layer)
-    return model
+def _variant_class(call):
+    return type("Variant", (TwoWay,), {"call": call})
 
 
 def _no_skip(self, inputs):
@@ -410,12 +394,7 @@ def _no_skip(self, inputs):
     return self.digit(self.refine(self.join([h, inputs[1]])))
 
 
-def _stats_first(self, inputs):
-    h = self.encode(inputs[0])
-    return self.digit(h + self.refine(self.join([inputs[1], h])))
-
-
-def _with_layers(copy=True, **replacements):
+def _with_layers(**replacements):
     """TwoWay with some of its layers made differently (each a typical mistake)."""
 
     class Variant(TwoWay):
@@ -424,8 +403,7 @@ def _with_layers(copy=True, **replacements):
             for name, make in replacements.items():
                 setattr(self, name, make())
 
-    model = built(Variant())
-    return copied(model) if copy else model
+    return Variant
 
 
 class DictInputs(TwoWay):
@@ -434,46 +412,45 @@ class DictInputs(TwoWay):
         return self.digit(h + self.refine(self.join([h, inputs["stats"]])))
 
 
-def _dict_inputs():
-    model = DictInputs()
-    pixels, stats = two_way_probe()
-    model({"pixels": pixels[:2], "stats": stats[:2]})
-    return model
+class AFeatureLayer(layers.Layer):
+    def call(self, inputs):
+        return inputs
 
 
 @pytest.mark.parametrize(
     "make, phrase",
     [
-        (given_two_input_skip, "Functional model"),
-        (lambda: keras.Sequential([keras.Input((64,)), layers.Dense(10)]), "Sequential model"),
-        (lambda: built(HoldsGiven(given_two_input_skip())), "hands its work to a whole model"),
-        (lambda: built(FunctionalInside()), "hands its work to a whole model"),
-        (lambda: built(CallsAGlobal()), "no weights of its own"),
-        (lambda: TwoWay(), "never been built"),
-        (lambda: _variant_model(_no_skip), "skip connection is missing"),
+        (lambda: keras.Model, "Keras' own Model"),
+        (lambda: keras.Sequential, "Keras' own Sequential"),
+        (lambda: AFeatureLayer, "not a model"),
+        (lambda: HoldsGiven, "hands its work to a whole model"),
+        (lambda: FunctionalInside, "hands its work to a whole model"),
+        (lambda: BuildsGivensLayers, "starts with given's own weights"),
+        (lambda: TakesGiven, "creates your class with no arguments"),
+        (lambda: CallsAGlobal, "no weights of its own"),
+        (lambda: _variant_class(_no_skip), "skip connection is missing"),
         (lambda: _with_layers(refine=lambda: layers.Dense(24)), "refine layer has no ReLU"),
         (lambda: _with_layers(digit=lambda: layers.Dense(10)), "no softmax"),
-        (lambda: _with_layers(copy=False, encode=lambda: layers.Dense(32, activation="relu"),
+        (lambda: _with_layers(encode=lambda: layers.Dense(32, activation="relu"),
                               refine=lambda: layers.Dense(32, activation="relu")), "do not have the sizes"),
-        (lambda: built(TwoWay()), "not with given's weights"),
-        (lambda: _set_all(built(StatsFirst())), "other order"),
-        (_dict_inputs, "calling the model as model([pixels, stats])"),
-        (lambda: TwoWay, "the class TwoWay itself"),
+        (lambda: StatsFirst, "joins [stats, encoded pixels]"),
+        (lambda: DictInputs, "calling the model as model([pixels, stats])"),
+        (lambda: TwoWay(), "not an instance of it"),
         (lambda: None, "None"),
         (lambda: layers.Dense(3), "Dense layer"),
     ],
     ids=[
-        "functional", "sequential", "holds-given", "functional-inside", "calls-a-global", "unbuilt", "no-skip",
-        "linear-refine", "no-softmax", "wider", "weights-not-copied", "stats-first", "dict-inputs", "class",
-        "none", "layer",
+        "keras-model", "sequential", "a-layer-class", "holds-given", "functional-inside", "builds-givens-layers",
+        "takes-given", "calls-a-global", "no-skip", "linear-refine", "no-softmax", "wider", "stats-first",
+        "dict-inputs", "an-instance", "none", "layer",
     ],
 )
 def test_7_2_rejects(make, phrase):
-    assert_fails("7.2", phrase, report=model_report(make()))
+    assert_fails("7.2", phrase, TwoWay=make())
 
 
 def test_7_2_placeholder_says_not_done():
-    assert_fails("7.2", "not done yet", report=model_report(not_done("7.2")))
+    assert_fails("7.2", "not done yet", TwoWay=not_done("7.2"))
 
 
 # --- 7.3 will it run under fit? ----------------------------------------------------------------

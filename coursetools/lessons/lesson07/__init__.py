@@ -6,7 +6,6 @@
 
 from coursetools.lessons import Lesson
 from coursetools.lessons.lesson07.given import digit_stats, given_two_input_skip
-from coursetools.lessons.lesson07.tools import layer_report, model_report
 
 LESSON = Lesson(
     number=7,
@@ -18,4 +17,4 @@ LESSON = Lesson(
     exercise_minutes=35,
 )
 
-__all__ = ["LESSON", "digit_stats", "given_two_input_skip", "layer_report", "model_report"]
+__all__ = ["LESSON", "digit_stats", "given_two_input_skip"]
