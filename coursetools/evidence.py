@@ -470,7 +470,7 @@ def _load_keras(path: Path) -> object:
     import keras
 
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # custom classes, lambdas, models Keras cannot rebuild
         text = " ".join(str(error).split())
         quoted = f"{type(error).__name__}: {text[:160]}"
@@ -491,6 +491,33 @@ def _load_keras(path: Path) -> object:
             "Build it from built-in layers with the functional or Sequential API, each layer called in one "
             "graph (not both directly and through a nested model that contains it)", "unloadable",
         )
+    object.__setattr__(loaded, COMPILE_SETTINGS, _compile_config(path))  # past Keras' attribute tracking
+    return loaded
+
+
+COMPILE_SETTINGS = "_coursetools_compile_config"
+
+
+def _compile_config(path: Path) -> dict[str, Any] | None:
+    """How the model was compiled (optimizer, loss, ...), as Keras wrote it into the ``.keras`` file.
+
+    Loading with ``compile=False`` (no optimizer objects are rebuilt in the clean process)
+    drops it from the model; the file is a zip whose ``config.json`` says it in plain JSON.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    settings = config.get("compile_config") if isinstance(config, dict) else None
+    return settings if isinstance(settings, dict) and settings else None
+
+
+def compile_settings(model: object) -> dict[str, Any] | None:
+    """The compile settings a model's ``.keras`` file carried (None: never compiled, or not loaded from a file)."""
+    return getattr(model, COMPILE_SETTINGS, None)
 
 
 def as_graded(evidence: dict[str, object]) -> dict[str, object]:

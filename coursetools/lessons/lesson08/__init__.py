@@ -9,7 +9,7 @@ from coursetools.lessons.lesson08.given import given_weights_source
 from coursetools.lessons.lesson08.tools import (
     calibration_probe,
     old_style_data,
-    port_report,
+    saved_model,
     write_calibrated_file,
     write_weights_file,
 )
@@ -24,5 +24,5 @@ LESSON = Lesson(
     exercise_minutes=30,
 )
 
-__all__ = ["LESSON", "calibration_probe", "given_weights_source", "old_style_data", "port_report",
+__all__ = ["LESSON", "calibration_probe", "given_weights_source", "old_style_data", "saved_model",
            "write_calibrated_file", "write_weights_file"]
