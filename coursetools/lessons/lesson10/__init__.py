@@ -5,14 +5,18 @@
 """
 
 from coursetools.lessons import Lesson
+from coursetools.lessons.lesson10.given import given_loop_model, skip_batches, two_regimes, zigzag
+from coursetools.lessons.lesson10.tools import probe_inception_blocks
 
 LESSON = Lesson(
     number=10,
     slug="branches_routing_training",
     title="Branches, routing and your own training step",
-    covers="what the lesson covers, in one line (README's table)",
-    minutes=30,
-    exercise_minutes=30,
+    covers="Inception blocks and what 1×1 reductions save, soft routing (a gated mixture of experts), hard routing "
+    "with `keras.ops.cond`, what can be decided while building, `train_step` and `tf.GradientTape` loops, "
+    "the complete which-API guide",
+    minutes=40,
+    exercise_minutes=45,
 )
 
-__all__ = ["LESSON"]
+__all__ = ["LESSON", "given_loop_model", "probe_inception_blocks", "skip_batches", "two_regimes", "zigzag"]
