@@ -15,7 +15,7 @@ LESSON = Lesson(
     covers="Inception blocks and what 1×1 reductions save, soft routing (a gated mixture of experts), hard routing "
     "with `keras.ops.cond`, what can be decided while building, `train_step` and `tf.GradientTape` loops, "
     "the complete which-API guide",
-    minutes=40,
+    minutes=45,
     exercise_minutes=45,
 )
 

@@ -316,28 +316,33 @@ def gated_mixture(mixture: object) -> str:
     if outputs != [(None, 1)]:
         raise Mistake(f"{what} has the wrong output.", expected="one output of shape (None, 1)",
                       found=f"outputs of shapes {outputs}")
-    gate = _named_dense(model, "gate", (1, 2), what, "gate")
     experts = [_named_dense(model, f"expert_{i}", (1, 1), what, f"expert {i}") for i in (0, 1)]
     x = np.linspace(-3.0, 3.0, 61, dtype="float32")[:, None]
     found = output_or_mistake(model, x, what)
-    logits = _dense_numbers(gate, x.astype("float64"))
     values = np.concatenate([_dense_numbers(expert, x.astype("float64")) for expert in experts], axis=1)
+    if not any(layer.name == "gate" for layer in all_layers(model)) and same_values(
+            found, values.sum(axis=1, keepdims=True), atol=1e-4, rtol=1e-4):
+        raise Mistake(f"{what} adds the two experts: no gate weighs them.",
+                      expected="gate weight 0 × expert 0 + gate weight 1 × expert 1", found="expert 0 + expert 1",
+                      hint='a gate, layers.Dense(2, activation="softmax", name="gate") on x, and '
+                      "layers.Dot(axes=1)([gate, experts])")
+    gate = _named_dense(model, "gate", (1, 2), what, "gate")
+    logits = _dense_numbers(gate, x.astype("float64"))
     gates = softmax_rows(logits)
-    if not same_values(found, (gates * values).sum(axis=1, keepdims=True), atol=1e-4, rtol=1e-4):
+    # Which gate unit weighs which expert is the learner's choice: either pairing is a mixture of experts.
+    if not any(same_values(found, (weights * values).sum(axis=1, keepdims=True), atol=1e-4, rtol=1e-4)
+               for weights in (gates, gates[:, ::-1])):
         variants = {
             "sigmoid": ("the gate's weights come from a sigmoid: they do not sum to 1",
                         1.0 / (1.0 + np.exp(-logits))),
             "linear": ("the gate has no softmax: its weights can be negative and do not sum to 1", logits),
         }
         for problem, gate_values in variants.values():
-            if same_values(found, (gate_values * values).sum(axis=1, keepdims=True), atol=1e-4, rtol=1e-4):
+            if any(same_values(found, (weights * values).sum(axis=1, keepdims=True), atol=1e-4, rtol=1e-4)
+                   for weights in (gate_values, gate_values[:, ::-1])):
                 raise Mistake(f"in {what}, {problem}.", expected="softmax weights: positive, summing to 1",
                               found=f"the gate's activation is {activation_of(gate)!r}",
                               hint='layers.Dense(2, activation="softmax", name="gate")')
-        if same_values(found, values.sum(axis=1, keepdims=True), atol=1e-4, rtol=1e-4):
-            raise Mistake(f"{what} adds the two experts: the gate does not weigh them.",
-                          expected="gate weight 0 × expert 0 + gate weight 1 × expert 1", found="expert 0 + expert 1",
-                          hint="multiply by the gate's weights: layers.Dot(axes=1)([gate, experts])")
         raise Mistake(f"{what} is not the gate-weighted sum of its experts.",
                       expected="softmax(gate(x)) · [expert_0(x), expert_1(x)], computed here from your layers' weights",
                       found="a different output", hint="the experts and the gate all read x; nothing else in between")
@@ -479,11 +484,6 @@ def router_trains(Router: object) -> str:  # noqa: N803 - the evidence is the le
                           found=error,
                           hint="a Python if on a tensor's value works only eagerly; fit traces call(): use "
                           "ops.cond(ops.mean(x) > 0, lambda: self.small(x), lambda: self.big(self.hidden(x)))")
-        if "Unknown variable" in error:
-            raise Mistake(f"{what}: a branch created its weights after the optimizer was built ({failed}).",
-                          expected="every branch's weights created before training", found=error,
-                          hint="in graph mode ops.cond traces both branches and builds them; do not make the model "
-                          "run eagerly, or give it a build() that builds small, hidden and big")
         raise Mistake(f"{what} failed while the check used it: {failed}.", expected="a router that runs and trains",
                       found=error, hint=ROUTER_HOW)
     start = router_start_weights()
@@ -556,12 +556,21 @@ def _close(found: Any, expected: Any) -> bool:
 def train_step_with_norm(GradNormModel: object) -> str:  # noqa: N803 - the evidence is the learner's class
     what = "`GradNormModel`"
     report = _report_of(GradNormModel, "train_step", what, STEP_HOW)
-    if report.get("error"):
+    error = report.get("error", "")
+    if error:
+        hint = STEP_HOW
+        if "metric has not yet been built" in error:
+            raise Mistake(f"{what} does not report the compiled metrics.",
+                          expected="every metric of self.metrics updated in train_step", found=error,
+                          hint="for every metric other than the loss tracker and grad_norm: "
+                          "metric.update_state(y, y_pred); the compiled metrics have no result until then")
+        if "name 'tf' is not defined" in error:
+            hint = ("keep `import tensorflow as tf` in the answer cell: the check runs only that cell's imports, "
+                    "functions and classes")
+        elif "__init__" in error or "argument" in error:
+            hint = "the check builds it as GradNormModel(inputs, outputs): pass *args and **kwargs on to super().__init__"
         raise Mistake(f"{what} failed while the check used it: {report.get('failed_step')}.",
-                      expected="a model class that fit can train", found=report["error"],
-                      hint="the check builds it as GradNormModel(inputs, outputs): pass *args and **kwargs on to "
-                      "super().__init__" if "__init__" in report["error"] or "argument" in report["error"]
-                      else STEP_HOW)
+                      expected="a model class that fit can train", found=error, hint=hint)
     if not report.get("overrides_train_step"):
         raise Mistake(f"{what} does not override train_step.", expected="def train_step(self, data): ...",
                       found="Keras's own train_step", hint=STEP_HOW)
