@@ -557,6 +557,15 @@ def test_10_4_names_other_mistakes(cls, phrase):
     assert_fails("10.4", phrase, GradNormModel=cls)
 
 
+def test_10_3_and_10_4_a_class_without_its_source_is_named(monkeypatch):
+    """A class whose cell cannot be found is not reported on: the check says so, in the kernel and in grade."""
+    import coursetools.class_runner as runner
+
+    monkeypatch.setattr(runner, "cell_source_of", lambda cls: None)
+    assert_fails("10.3", "a class the check could not run", Router=Router)
+    assert_fails("10.4", "define the class in the answer cell itself", GradNormModel=GradNormModel)
+
+
 def test_10_4_wrong_kinds_of_answer():
     assert_fails("10.4", "not done yet", GradNormModel=not_done("10.4"))
     assert_fails("10.4", "not a subclass of keras.Model", GradNormModel=LayerRouter)

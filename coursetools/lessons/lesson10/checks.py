@@ -22,13 +22,14 @@ Every reference is computed here, never taken from the learner's own numbers.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import re
 from typing import Any
 
 import numpy as np
 
-from coursetools.expect import describe, expect_model
+from coursetools.expect import Unexportable, describe, expect_model
 from coursetools.feedback import Mistake
 from coursetools.lessons.lesson10.given import (
     LOOP_BATCHES,
@@ -380,6 +381,11 @@ def _report_of(value: object, kind: str, what: str, how: str) -> dict[str, Any]:
     if isinstance(value, dict) and value.get("report") == "failed":
         raise Mistake(f"{what} could not be used.", expected="a class the check can build and train",
                       found=f"{value.get('error')}: {value.get('message')}", hint=how)
+    if inspect.isclass(value) or isinstance(value, Unexportable) and value.nature == "class":
+        raise Mistake(f"{what} is a class the check could not run.",
+                      expected="a class defined in the answer cell above: the check runs that cell's imports, "
+                      "functions and classes again, in a fresh process", found=describe(value),
+                      hint="define the class in the answer cell itself, run that cell, then this one")
     raise Mistake(f"{what} is not a class.", expected="the class itself (its name, without parentheses)",
                   found=describe(value), hint=how)
 
