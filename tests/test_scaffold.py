@@ -23,7 +23,7 @@ pytestmark = pytest.mark.kernels
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ["tests/test_lesson_layout.py", "tests/test_schema.py", "tests/test_notebook_hygiene.py", "tests/test_build.py"]
-NEXT = len(all_lessons()) + 1  # the number the next lesson gets
+NEXT = max(lesson.number for lesson in all_lessons()) + 1  # the number the next lesson gets
 STEM = f"{NEXT:02d}_a_throwaway_lesson"
 
 
