@@ -5,14 +5,27 @@
 """
 
 from coursetools.lessons import Lesson
+from coursetools.lessons.lesson09.given import (
+    LETTERS,
+    given_broken_block,
+    given_lookup_model,
+    lookup_model,
+    picture_sequences,
+    recall_task,
+    show_sequence,
+)
+from coursetools.lessons.lesson09.tools import draw_attention
 
 LESSON = Lesson(
     number=9,
     slug="sequences_attention",
     title="Sequences and attention",
-    covers="what the lesson covers, in one line (README's table)",
-    minutes=30,
-    exercise_minutes=30,
+    covers="(batch, time, features), GRU/LSTM outputs and states, padding masks, `Attention` and "
+    "`MultiHeadAttention` as two-input layers, attention pictures, mask conventions, a tiny Transformer "
+    "block against a GRU",
+    minutes=45,
+    exercise_minutes=45,
 )
 
-__all__ = ["LESSON"]
+__all__ = ["LESSON", "LETTERS", "draw_attention", "given_broken_block", "given_lookup_model", "lookup_model",
+           "picture_sequences", "recall_task", "show_sequence"]
