@@ -130,6 +130,8 @@ def asker(*, scale=True, order="qvk", query_crop=(0, 20), pairs_crop=(1, 0), out
         return keras.Model(sequence, [scores, digit])
     if outputs == "context":
         return keras.Model(sequence, [digit, context])
+    if outputs == "dict":
+        return keras.Model(sequence, {"digit": digit, "scores": scores})
     return keras.Model(sequence, [digit, scores])
 
 
@@ -152,8 +154,9 @@ def test_9_2_accepts_the_solution(trained_asker):
     assert_passes("9.2", asker=trained_asker)
 
 
-@pytest.mark.parametrize("options", [dict(scale=False), dict(slicing=True), dict(crop_after_dense=True)],
-                         ids=["no-scale", "slicing", "crop-after-dense"])
+@pytest.mark.parametrize("options", [dict(scale=False), dict(slicing=True), dict(crop_after_dense=True),
+                                     dict(outputs="dict")],
+                         ids=["no-scale", "slicing", "crop-after-dense", "dict-outputs"])
 def test_9_2_accepts_variants(options):
     keras.utils.set_random_seed(1)
     assert_passes("9.2", asker=trained(asker(**options)))

@@ -61,6 +61,8 @@ def _run_model(model: Any, x: np.ndarray, what: str) -> Any:
         raise Mistake(f"{what} fails on a batch of shape {x.shape}.",
                       expected=f"a model that accepts inputs of shape (batch, {', '.join(map(str, x.shape[1:]))})",
                       found=first_line(error, limit=170)) from None
+    if isinstance(out, dict):  # a dict of outputs: model.outputs lists them by sorted key
+        out = [out[key] for key in sorted(out)]
     return to_numpy(list(out) if isinstance(out, (list, tuple)) else out)
 
 
@@ -639,7 +641,7 @@ def causal_model(causal: object) -> str:
         else:
             problem = "some steps see later steps"
             hint = "every attention call needs use_causal_mask=True"
-        t, s = leaks[-1]
+        t, s = max(leaks, key=lambda pair: pair[0] - pair[1])
         raise Mistake(f"{what} peeks: {problem}.", expected="the output at step s depends only on input steps 0..s",
                       found=f"{len(leaks)} (later step, earlier output) pairs leak, e.g. output {s} changes when step {t} changes",
                       hint=hint)
