@@ -36,7 +36,7 @@ MIN_LOOKS_RIGHT = 0.9  # share of sequences whose largest weight falls on the ma
 # --- Helpers -------------------------------------------------------------------------------
 
 
-def _kind_of(layer: Any) -> str:
+def _layer_kind(layer: Any) -> str:
     return type(layer).__name__
 
 
@@ -74,7 +74,7 @@ def _single_input(model: Any, shape: tuple, what: str, hint: str) -> None:
 
 
 def _layers_named(model: Any, kind: str) -> list[Any]:
-    return [layer for layer in all_layers(model) if _kind_of(layer) == kind]
+    return [layer for layer in all_layers(model) if _layer_kind(layer) == kind]
 
 
 def _weights_by_path(layer: Any) -> dict[str, np.ndarray]:
@@ -208,9 +208,9 @@ def _attention_parts(model: Any, what: str) -> tuple[Any, Any, Any, Any]:
                           expected="three tensors: Attention(...)([query, value, key]) with a key of its own",
                           found="no layer named 'key': the scores use the `value` layer's output as keys",
                           hint='add layers.Dense(32, name="key") on the pair steps and pass it third')
-        if layer is None or _kind_of(layer) != kind:
-            present = [f"{layer.name} ({_kind_of(layer)})" for layer in all_layers(model) if layer.weights
-                       or _kind_of(layer) in ("Attention", "MultiHeadAttention")]
+        if layer is None or _layer_kind(layer) != kind:
+            present = [f"{layer.name} ({_layer_kind(layer)})" for layer in all_layers(model) if layer.weights
+                       or _layer_kind(layer) in ("Attention", "MultiHeadAttention")]
             raise Mistake(f"{what} has no {kind} layer named {name!r}.",
                           expected="layers named query, key, value (Dense) and attention (layers.Attention)",
                           found=f"layers {present}",
@@ -327,7 +327,7 @@ def _lookup_layers(model: Any, what: str) -> dict[str, Any]:
     """The given model's layers by name: question_step, query, key, value, attention."""
     named = {layer.name: layer for layer in all_layers(model)}
     wanted = {"query": "Dense", "key": "Dense", "value": "Dense", "attention": "Attention"}
-    if any(_kind_of(named.get(name)) != kind for name, kind in wanted.items()):
+    if any(_layer_kind(named.get(name)) != kind for name, kind in wanted.items()):
         raise Mistake(f"{what} is not the given attention model.",
                       expected="the model given_lookup_model() returns, with its layers query, key, value and attention",
                       found=f"layers {[layer.name for layer in all_layers(model)]}",
@@ -617,7 +617,7 @@ def causal_model(causal: object) -> str:
                       hint="keep the time axis to the end: Dense on a sequence acts on every step (no Flatten, pooling or cropping)")
     attentions = _layers_named(model, "MultiHeadAttention")
     if not attentions:
-        kinds = sorted({_kind_of(layer) for layer in all_layers(model) if layer.weights})
+        kinds = sorted({_layer_kind(layer) for layer in all_layers(model) if layer.weights})
         raise Mistake(f"{what} has no self-attention.", expected="a MultiHeadAttention layer called on the sequence twice (query and value)",
                       found=f"layers with weights: {kinds}", hint="layers.MultiHeadAttention(num_heads=2, key_dim=8)(x, x, use_causal_mask=True)")
     effects = _step_effects(model, what)
@@ -629,9 +629,9 @@ def causal_model(causal: object) -> str:
         if norms:
             problem = "a LayerNormalization normalises over the time axis: every step's output then depends on all steps"
             hint = "leave LayerNormalization at axis=-1: each step normalised over its own features"
-        elif any(_kind_of(layer) == "Bidirectional" for layer in all_layers(model)):
+        elif any(_layer_kind(layer) == "Bidirectional" for layer in all_layers(model)):
             problem, hint = "a Bidirectional layer reads the sequence backwards too", "remove it: the backward pass reads the future"
-        elif any(_kind_of(layer) == "Conv1D" and layer.get_config().get("padding") != "causal"
+        elif any(_layer_kind(layer) == "Conv1D" and layer.get_config().get("padding") != "causal"
                  for layer in all_layers(model)):
             problem = "a Conv1D without causal padding reads the steps after each step"
             hint = 'give Conv1D padding="causal": it then reads the current and earlier steps only'
