@@ -135,6 +135,14 @@ def asker(*, scale=True, order="qvk", query_crop=(0, 20), pairs_crop=(1, 0), out
     return keras.Model(sequence, [digit, scores])
 
 
+def mha_asker():
+    sequence = keras.Input(shape=(21, 37))
+    question, pairs = layers.Cropping1D((0, 20))(sequence), layers.Cropping1D((1, 0))(sequence)
+    context, scores = layers.MultiHeadAttention(2, 16, name="attention")(question, pairs, return_attention_scores=True)
+    digit = layers.Dense(10, activation="softmax")(layers.Flatten()(context))
+    return keras.Model(sequence, [digit, scores])
+
+
 def trained(model, epochs=3, seed=2):
     """Train a two-output asker on its digit output only (the scores share the trained layers)."""
     data = recall_task(2048, seed=seed, question_first=True)
@@ -173,11 +181,12 @@ def test_9_2_accepts_variants(options):
     (lambda: asker(order="qkv"), "`value` layer's output as keys"),
     (lambda: asker(query_crop=(20, 0)), "the question is the FIRST step"),
     (lambda: asker(names=False), "no Dense layer named 'query'"),
+    (mha_asker, "they come from MultiHeadAttention"),
     (lambda: asker(), "answers too few new sequences right"),
     (lambda: subclassed(), "not built with the functional API"),
     (lambda: keras.Input(shape=(21, 37)), "symbolic KerasTensor"),
 ], ids=["swapped-outputs", "one-output", "context", "query-value-swapped", "no-query-crop", "keys-with-question",
-        "no-key", "key-value-swapped", "question-last", "unnamed", "untrained", "subclassed", "symbolic"])
+        "no-key", "key-value-swapped", "question-last", "unnamed", "multi-head", "untrained", "subclassed", "symbolic"])
 def test_9_2_rejects(make, phrase):
     keras.utils.set_random_seed(0)
     assert_fails("9.2", phrase, asker=make())

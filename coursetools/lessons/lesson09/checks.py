@@ -256,7 +256,10 @@ def _require_two_outputs(model: Any, what: str, scores_shape: tuple) -> None:
     got = shapes[1]
     if got == scores_shape:
         return
-    if got == (None, scores_shape[2], scores_shape[1]):
+    if len(got) == 4:
+        problem, hint = ("the scores have a heads axis: they come from MultiHeadAttention",
+                         'the spec asks for layers.Attention(use_scale=True, name="attention") on [query, value, key]')
+    elif got == (None, scores_shape[2], scores_shape[1]):
         problem, hint = ("the query and the value are swapped: every pair step asks, the question answers",
                          "the list is [query, value, key]: Attention()([query, value, key]) with the question's query first")
     elif got[1] == STEPS:
