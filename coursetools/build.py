@@ -13,12 +13,19 @@ grader runs the pristine cells afresh and never reads their outputs).
 The first Markdown cell gets a paragraph saying where the worked solution is and to try
 first: ``solutions/`` sits beside ``exercises/`` in the file browser, and a self-paced
 learner should know what it is before stumbling on it.
+
+Names: ``solutions/04_solutions_skip_connections.ipynb`` builds
+``exercises/04_skip_connections.ipynb``. The three notebooks of a lesson have different
+file names because JupyterLab's tab shows only the name (two tabs reading
+``04_skip_connections.ipynb`` could not be told apart); the exercise notebook keeps the
+plain name because it is what learners hand in and graders look for.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,21 @@ from coursetools import schema
 
 class BuildError(ValueError):
     """A solution notebook breaks a rule the builder relies on."""
+
+
+SOLUTION_NAME = re.compile(r"(\d{2})_solutions_(.+)")
+
+
+def exercise_name(solution_name: str) -> str:
+    """``04_solutions_skip_connections.ipynb`` -> ``04_skip_connections.ipynb`` (other names unchanged)."""
+    found = SOLUTION_NAME.fullmatch(solution_name)
+    return f"{found.group(1)}_{found.group(2)}" if found else solution_name
+
+
+def solution_name(exercise_name: str) -> str:
+    """``04_skip_connections.ipynb`` -> ``04_solutions_skip_connections.ipynb``: the notebook it is built from."""
+    number, _, rest = exercise_name.partition("_")
+    return f"{number}_solutions_{rest}" if number.isdigit() and rest else exercise_name
 
 
 def assigned_names(code: str) -> list[str]:
@@ -158,13 +180,13 @@ def build_all(solutions: Path, exercises: Path, *, write: bool) -> list[Path]:
     for solution_path in sorted(solutions.glob("*.ipynb")):
         link = f"../{solutions.name}/{solution_path.name}"  # exercises/ and solutions/ are siblings
         built = render(build_exercise_notebook(nbformat.read(solution_path, as_version=4), link))
-        target = exercises / solution_path.name
+        target = exercises / exercise_name(solution_path.name)
         if not target.exists() or target.read_text(encoding="utf-8") != built:
             changed.append(target)
             if write:
                 exercises.mkdir(parents=True, exist_ok=True)
                 target.write_text(built, encoding="utf-8")
-    expected = {p.name for p in solutions.glob("*.ipynb")}
+    expected = {exercise_name(p.name) for p in solutions.glob("*.ipynb")}
     orphans = [p for p in sorted(exercises.glob("*.ipynb")) if p.name not in expected]
     if write:
         for orphan in orphans:  # its solution was removed or renamed

@@ -16,9 +16,10 @@ import pytest
 from coursetools.registry import all_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_NAME = re.compile(r"\b(\d\d_[a-z0-9_]+\.ipynb)\b")
+NOTEBOOK_NAME = re.compile(r"(?:\b(notebooks|solutions|exercises)/)?\b(\d\d_[a-z0-9_]+\.ipynb)\b")
 EXERCISE_ID = re.compile(r"\b[Ee]xercises? (\d+\.\d+)\b")
-EXAMPLES = {"11_generative_models.ipynb"}  # README's "Adding a lesson": what `new-lesson` would write
+EXAMPLES = {"11_lesson_generative_models.ipynb", "11_solutions_generative_models.ipynb",  # README's "Adding a
+            "11_generative_models.ipynb"}  # lesson": what `new-lesson` would write
 
 
 def pages() -> list[tuple[str, str]]:
@@ -32,8 +33,15 @@ def pages() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("page, text", pages(), ids=lambda value: value if isinstance(value, str) and len(value) < 60 else "")
 def test_named_notebooks_exist(page, text):
-    missing = sorted({name for name in NOTEBOOK_NAME.findall(text)
-                      if name not in EXAMPLES and not (ROOT / "notebooks" / name).is_file()})
+    """A name with its folder must be in that folder. A bare name in a notebook is a lesson's; in
+    README or START_HERE it may also be an exercise notebook (what a learner hands in)."""
+    bare = ["notebooks"] if page.endswith(".ipynb") else ["notebooks", "solutions", "exercises"]
+
+    def exists(folder: str, name: str) -> bool:
+        folders = [folder] if folder else bare
+        return name in EXAMPLES or any((ROOT / f / name).is_file() for f in folders)
+
+    missing = sorted({f"{folder}/{name}".lstrip("/") for folder, name in NOTEBOOK_NAME.findall(text) if not exists(folder, name)})
     assert missing == [], f"{page} names notebooks that do not exist: {missing}"
 
 

@@ -24,7 +24,9 @@ pytestmark = pytest.mark.kernels
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ["tests/test_lesson_layout.py", "tests/test_schema.py", "tests/test_notebook_hygiene.py", "tests/test_build.py"]
 NEXT = max(lesson.number for lesson in all_lessons()) + 1  # the number the next lesson gets
-STEM = f"{NEXT:02d}_a_throwaway_lesson"
+LESSON_NB = f"notebooks/{NEXT:02d}_lesson_a_throwaway_lesson.ipynb"
+SOLUTION_NB = f"solutions/{NEXT:02d}_solutions_a_throwaway_lesson.ipynb"
+EXERCISE_NB = f"exercises/{NEXT:02d}_a_throwaway_lesson.ipynb"
 
 
 def copy_course(target: Path) -> Path:
@@ -50,19 +52,19 @@ def course(tmp_path_factory):
 def test_it_writes_the_lesson_s_files_and_table_rows(course):
     copy, _, printed = course
     for relative in (f"coursetools/lessons/lesson{NEXT:02d}/__init__.py", f"coursetools/lessons/lesson{NEXT:02d}/checks.py",
-                     f"tests/lessons/test_lesson{NEXT:02d}.py", f"notebooks/{STEM}.ipynb",
-                     f"solutions/{STEM}.ipynb", f"exercises/{STEM}.ipynb"):
+                     f"tests/lessons/test_lesson{NEXT:02d}.py", LESSON_NB,
+                     SOLUTION_NB, EXERCISE_NB):
         assert (copy / relative).is_file(), relative
         assert f"wrote: {relative}" in printed
     for page in ("README.md", "START_HERE.md"):
-        assert f"(notebooks/{STEM}.ipynb)" in (copy / page).read_text(encoding="utf-8")
+        assert f"({LESSON_NB})" in (copy / page).read_text(encoding="utf-8")
 
 
 def test_the_new_lesson_passes_the_course_s_tests(course):
     copy, env, _ = course
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"tests/lessons/test_lesson{NEXT:02d}.py", *STATIC,
-         "--nbval", "--nbval-current-env", f"notebooks/{STEM}.ipynb", f"solutions/{STEM}.ipynb"],
+         "--nbval", "--nbval-current-env", LESSON_NB, SOLUTION_NB],
         cwd=copy, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failed" not in run.stdout

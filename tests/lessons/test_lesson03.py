@@ -693,7 +693,7 @@ def test_3_5_statement_names_the_keys_the_check_requires():
 
     from coursetools.lessons.lesson03.checks import PREDICT_KEYS
 
-    nb = nbformat.read(ROOT / "solutions" / "03_functional.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / "03_solutions_functional.ipynb", as_version=4)
     statement = next(c.source for c in nb.cells if c.cell_type == "markdown" and "Exercise 3.5" in c.source)
     for key in [*PREDICT_KEYS, "n_layers"]:
         assert f'`"{key}"`' in statement, key

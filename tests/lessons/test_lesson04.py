@@ -186,7 +186,7 @@ def test_4_1_a_block_that_projects_only_for_the_widths_the_text_names_fails():
 def test_4_1_probes_widths_and_sizes_the_text_never_names():
     import nbformat
 
-    nb = nbformat.read(ROOT / "solutions" / "04_skip_connections.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / "04_solutions_skip_connections.ipynb", as_version=4)
     statement = next(c.source for c in nb.cells if c.cell_type == "markdown" and "Exercise 4.1" in c.source)
     unnamed = [(shape, filters) for _, shape, filters in BLOCK_CASES
                if f"{shape[-1]} channel" not in statement and f"filters={filters}" not in statement]
@@ -289,7 +289,7 @@ def test_4_2_placeholder_says_not_done():
 
 def _given_broken_code():
     """The code the exercise shows, up to the Add that fails."""
-    nb = nbformat.read(ROOT / "solutions" / "04_skip_connections.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / "04_solutions_skip_connections.ipynb", as_version=4)
     statement = next(c.source for c in nb.cells if c.cell_type == "markdown" and "Exercise 4.2" in c.source)
     code, error = re.findall(r"```(?:python)?\n(.*?)```", statement, re.S)[:2]
     return statement, code, error
@@ -447,7 +447,7 @@ def test_4_3_placeholder_says_not_done():
 
 def test_given_residual_model_is_what_the_exercise_prints():
     """The exercise shows the model's code in markdown; running that code gives the same model."""
-    nb = nbformat.read(ROOT / "solutions" / "04_skip_connections.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / "04_solutions_skip_connections.ipynb", as_version=4)
     blocks = [re.search(r"```python\n(.*?)```", c.source, re.S) for c in nb.cells if "given_resnet" in c.source
               and c.cell_type == "markdown"]
     code = [b.group(1) for b in blocks if b]

@@ -740,7 +740,7 @@ def test_6_5_without_the_check_cell_s_unnested_the_message_names_what_failed_not
 def test_6_5_check_cell_hands_in_the_unnested_model():
     import nbformat
 
-    nb = nbformat.read(ROOT / "solutions" / "06_shared_layers.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / "06_solutions_shared_layers.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.cell_type == "code" and c.metadata.get("exercise") == "6.5"
                 and "check" in c.metadata.get("tags", []))
     assert cell.source.strip() == 'check("6.5", inspector=unnested(inspector))'

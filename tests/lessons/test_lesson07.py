@@ -506,7 +506,7 @@ def test_7_3_snippets_are_the_ones_the_exercise_shows():
 
     import nbformat
 
-    solution = Path(__file__).resolve().parents[2] / "solutions" / "07_custom_layers_models.ipynb"
+    solution = Path(__file__).resolve().parents[2] / "solutions" / "07_solutions_custom_layers_models.ipynb"
     text = "\n".join(c.source for c in nbformat.read(solution, as_version=4).cells if c.cell_type == "markdown")
     for key, snippet in FIT_SNIPPETS.items():
         assert snippet in text, f"snippet {key} differs from the exercise's"

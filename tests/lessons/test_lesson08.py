@@ -297,7 +297,7 @@ def test_8_3_the_exercise_shows_the_course_s_class():
 
     import nbformat
 
-    solution = Path(__file__).resolve().parents[2] / "solutions" / "08_saving_porting.ipynb"
+    solution = Path(__file__).resolve().parents[2] / "solutions" / "08_solutions_saving_porting.ipynb"
     cells = [c.source for c in nbformat.read(solution, as_version=4).cells if c.cell_type == "code"]
     source = next(s for s in cells if s.lstrip().startswith("class TemperatureSoftmax"))
     namespace = {"keras": keras}

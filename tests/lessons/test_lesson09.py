@@ -359,7 +359,7 @@ def block(kind="right", *, add="layer", names=True, ln_axis=-1):
 
 
 def test_given_broken_block_is_what_the_exercise_prints():
-    nb = nbformat.read(ROOT / "solutions" / "09_sequences_attention.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / "09_solutions_sequences_attention.ipynb", as_version=4)
     code = [m.group(1) for c in nb.cells if c.cell_type == "markdown" and "Exercise 9.5" in c.source
             for m in [re.search(r"```python\n(.*?)```", c.source, re.S)] if m]
     assert len(code) == 1

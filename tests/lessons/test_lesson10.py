@@ -46,7 +46,7 @@ from coursetools.lessons.lesson10.tools import (
 from coursetools.placeholders import not_done
 
 ROOT = Path(__file__).resolve().parents[2]
-SOLUTION = ROOT / "solutions" / "10_branches_routing_training.ipynb"
+SOLUTION = ROOT / "solutions" / "10_solutions_branches_routing_training.ipynb"
 
 
 @pytest.fixture(autouse=True)
