@@ -66,14 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exercises", action="store_true", help="also the solution notebooks (reading and running)")
     args = parser.parse_args(argv)
     root = Path(__file__).resolve().parent.parent
-    print(f"{'notebook':45} {'cells':>5} {'code':>5} {'words':>6} {'lines':>6} {'errors':>6} {'estimate':>8} {'stated':>7}")
+    print(f"{'notebook':56} {'cells':>5} {'code':>5} {'words':>6} {'lines':>6} {'errors':>6} {'estimate':>8} {'stated':>7}")
     for lesson in all_lessons():
         rows = [(lesson.lesson_notebook, lesson.minutes)]
         if args.exercises:
             rows.append((lesson.solution_notebook, lesson.exercise_minutes))
         for notebook, stated in rows:
             s = notebook_stats(root / notebook)
-            print(f"{notebook:45} {s.cells:5} {s.code_cells:5} {s.words:6} {s.code_lines:6} {s.error_demonstrations:6} "
+            print(f"{notebook:56} {s.cells:5} {s.code_cells:5} {s.words:6} {s.code_lines:6} {s.error_demonstrations:6} "
                   f"{s.minutes:8.0f} {stated:7}")
     return 0
 
