@@ -338,6 +338,29 @@ def _lookup_layers(model: Any, what: str) -> dict[str, Any]:
     return named
 
 
+def _require_looked_at(looked_at: object, reference: np.ndarray, shown: Any) -> None:
+    """`looked_at` is, per sequence shown, the step where the question's attention weight is largest."""
+    count = len(shown.y)
+    truth = reference[:, 0].argmax(axis=-1).astype(int).tolist()
+    answer = looked_at.tolist() if isinstance(looked_at, np.ndarray) else looked_at
+    if not isinstance(answer, (list, tuple)) or len(answer) != count or not all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in answer):
+        raise Mistake(f"`looked_at` is not a list of {count} step numbers.", expected=f"{count} ints, one per sequence shown",
+                      found=describe(looked_at), hint="for each of the 5 sequences, the step with the largest weight")
+    answer = [int(a) for a in answer]
+    if answer != truth:
+        if answer == [t + 1 for t in truth]:
+            slip = "counted from 1: steps count from 0, as the picture's axis does"
+        elif all(a == STEPS - 1 for a in answer):
+            slip = "step 20 is the question itself; which earlier step did it look at?"
+        elif answer == [int(d) for d in shown.y]:
+            slip = "those are the answers (digits), not the steps"
+        else:
+            slip = "read the darkest cell of each row"
+        raise Mistake("`looked_at` is not where the question looked.", expected="the step with the largest weight, per sequence",
+                      found=f"{answer}: {slip}", hint="scores[:, 0].argmax(axis=-1) gives them")
+
+
 @exercise("9.3", "Look inside a trained attention model")
 def attention_inside(model: object, scores: object, looked_at: object) -> str:
     model = expect_model(model, "`model`")
@@ -381,24 +404,7 @@ def attention_inside(model: object, scores: object, looked_at: object) -> str:
                       expected="the scores of the trained layers question_step, query, key, value and attention, "
                       "called on shown.x",
                       found="other numbers", hint="call the trained layers themselves (model.get_layer(...)) on shown.x")
-    truth = reference[:, 0].argmax(axis=-1).astype(int).tolist()
-    answer = looked_at.tolist() if isinstance(looked_at, np.ndarray) else looked_at
-    if not isinstance(answer, (list, tuple)) or len(answer) != count or not all(
-            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in answer):
-        raise Mistake(f"`looked_at` is not a list of {count} step numbers.", expected=f"{count} ints, one per sequence shown",
-                      found=describe(looked_at), hint="for each of the 5 sequences, the step with the largest weight")
-    answer = [int(a) for a in answer]
-    if answer != truth:
-        if answer == [t + 1 for t in truth]:
-            slip = "counted from 1: steps count from 0, as the picture's axis does"
-        elif all(a == STEPS - 1 for a in answer):
-            slip = "step 20 is the question itself; which earlier step did it look at?"
-        elif answer == [int(d) for d in shown.y]:
-            slip = "those are the answers (digits), not the steps"
-        else:
-            slip = "read the darkest cell of each row"
-        raise Mistake("`looked_at` is not where the question looked.", expected="the step with the largest weight, per sequence",
-                      found=f"{answer}: {slip}", hint="scores[:, 0].argmax(axis=-1) gives them")
+    _require_looked_at(looked_at, reference, shown)
     return "the trained layers' own scores, and where the question looked in each sequence"
 
 
@@ -525,6 +531,25 @@ def _block_outputs(x: np.ndarray, mha: dict, ln1: tuple, ln2: tuple, ff1: tuple,
     }
 
 
+def _set_block_weights(mha: Any, ff1: Any, ff2: Any, norms: list, rng: np.random.Generator) -> tuple[list, list]:
+    """Weights of the check's own in every layer of the block; the feed-forward and LayerNorm ones, as float64."""
+    for variable in mha.weights:
+        variable.assign(rng.normal(0.0, 0.4, size=tuple(variable.shape)).astype("float32"))
+    ff_weights = []
+    for layer in (ff1, ff2):
+        kernel = rng.normal(0.0, 0.4, size=tuple(layer.kernel.shape)).astype("float32")
+        bias = rng.normal(0.0, 0.3, size=tuple(layer.bias.shape)).astype("float32")
+        layer.set_weights([kernel, bias])
+        ff_weights.append((kernel.astype("float64"), bias.astype("float64")))
+    norm_weights = []
+    for layer in norms:
+        gamma = rng.uniform(0.5, 1.5, size=(BLOCK_WIDTH,)).astype("float32")
+        beta = rng.normal(0.0, 0.3, size=(BLOCK_WIDTH,)).astype("float32")
+        layer.set_weights([gamma, beta])
+        norm_weights.append((gamma.astype("float64"), beta.astype("float64"), float(layer.epsilon)))
+    return ff_weights, norm_weights
+
+
 @exercise("9.5", "Repair a Transformer block")
 def repaired_block(block: object) -> str:
     what = "`block`"
@@ -556,20 +581,7 @@ def repaired_block(block: object) -> str:
                       found=f"Dense kernels {[tuple(d.kernel.shape) for d in dense]}", hint="keep ff1 and ff2 as given")
     mha = attentions[0]
     rng = np.random.default_rng(95)
-    for variable in mha.weights:
-        variable.assign(rng.normal(0.0, 0.4, size=tuple(variable.shape)).astype("float32"))
-    ff_weights = []
-    for layer in (ff1, ff2):
-        kernel = rng.normal(0.0, 0.4, size=tuple(layer.kernel.shape)).astype("float32")
-        bias = rng.normal(0.0, 0.3, size=tuple(layer.bias.shape)).astype("float32")
-        layer.set_weights([kernel, bias])
-        ff_weights.append((kernel.astype("float64"), bias.astype("float64")))
-    norm_weights = []
-    for layer in norms:
-        gamma = rng.uniform(0.5, 1.5, size=(BLOCK_WIDTH,)).astype("float32")
-        beta = rng.normal(0.0, 0.3, size=(BLOCK_WIDTH,)).astype("float32")
-        layer.set_weights([gamma, beta])
-        norm_weights.append((gamma.astype("float64"), beta.astype("float64"), float(layer.epsilon)))
+    ff_weights, norm_weights = _set_block_weights(mha, ff1, ff2, norms, rng)
     x = rng.normal(0.0, 1.0, size=(4, BLOCK_STEPS, BLOCK_WIDTH))
     found = _run_model(model, x.astype("float32"), what)
     mha_weights = _weights_by_path(mha)

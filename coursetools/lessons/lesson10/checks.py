@@ -128,9 +128,9 @@ def _inception_input(shape: tuple[int, int, int], seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, 1.0, size=(4, *shape)).astype("float32")
 
 
-def _judge_inception_case(model, name: str, shape: tuple[int, int, int], seed: int) -> None:
+def _require_inception_output(model, what: str, shape: tuple[int, int, int]) -> None:
+    """One output of the input's height and width, with the block's 32 channels."""
     height, width, channels = shape
-    what = f"the block built for an input with {name}"
     outputs = [tuple(t.shape) for t in model.outputs]
     if len(outputs) != 1:
         raise Mistake(f"{what} has {len(outputs)} outputs.", expected="one tensor: the Concatenate of the three branches",
@@ -150,6 +150,10 @@ def _judge_inception_case(model, name: str, shape: tuple[int, int, int], seed: i
         raise Mistake(f"{what} has {out[-1]} channels.",
                       expected=f"{BLOCK_CHANNELS}: 8 (1×1) + 16 (3×3) + 8 (pooled), joined on the channel axis",
                       found=f"{out}", hint="check each branch's number of filters, and Concatenate(axis=-1)")
+
+
+def _require_inception_layers(model, what: str) -> list:
+    """Only Conv2D layers have weights, and the pool is a 3×3 MaxPooling2D; the Conv2D layers, each with its bias."""
     layers = all_layers(model)
     weighted = [layer for layer in layers if layer.weights]
     others = [layer for layer in weighted if _kind_of(layer) != "Conv2D"]
@@ -170,6 +174,11 @@ def _judge_inception_case(model, name: str, shape: tuple[int, int, int], seed: i
     convs = [layer for layer in weighted if _kind_of(layer) == "Conv2D"]
     for conv in convs:
         require_bias(conv, f"a Conv2D of {what}")
+    return convs
+
+
+def _require_inception_kernels(convs: list, what: str, channels: int) -> bool:
+    """The kernels of the block for this width; whether it reduces before the 3×3 (it must above 4 channels)."""
     shapes = sorted(tuple(conv.kernel.shape) for conv in convs)
     reduce_shape, three_plain = (1, 1, channels, REDUCED_TO), (3, 3, channels, BRANCH_WIDTHS["3x3"])
     reduces = channels > REDUCE_ABOVE
@@ -193,6 +202,15 @@ def _judge_inception_case(model, name: str, shape: tuple[int, int, int], seed: i
                       expected="kernels " + ", ".join(map(str, expected)), found="kernels " + ", ".join(map(str, shapes)),
                       hint="1×1: Conv2D(8, 1); reduction (only above 4 channels): Conv2D(4, 1); 3×3: Conv2D(16, 3, "
                       "padding=\"same\"); after the pool: Conv2D(8, 1); all with activation=\"relu\"")
+    return reduces
+
+
+def _judge_inception_case(model, name: str, shape: tuple[int, int, int], seed: int) -> None:
+    """The block built for one input width: its output, its layers, its kernels, then its numbers."""
+    what = f"the block built for an input with {name}"
+    _require_inception_output(model, what, shape)
+    convs = _require_inception_layers(model, what)
+    reduces = _require_inception_kernels(convs, what, shape[-1])
     _judge_inception_numbers(model, convs, what, shape, reduces, seed)
 
 
@@ -300,10 +318,8 @@ def _dense_numbers(layer, x: np.ndarray) -> np.ndarray:
     return x @ kernel + bias
 
 
-@exercise("10.2", "A gated mixture of two experts")
-def gated_mixture(mixture: object) -> str:
-    what = "`mixture`"
-    model = expect_model(mixture, what)
+def _require_mixture_shapes(model, what: str) -> None:
+    """One input x of shape (None, 1) and one output of shape (None, 1) (not the two weighted experts side by side)."""
     inputs = [tuple(t.shape) for t in model.inputs]
     if inputs != [(None, 1)]:
         raise Mistake(f"{what} has the wrong input.", expected="one input of shape (None, 1): x",
@@ -317,18 +333,10 @@ def gated_mixture(mixture: object) -> str:
     if outputs != [(None, 1)]:
         raise Mistake(f"{what} has the wrong output.", expected="one output of shape (None, 1)",
                       found=f"outputs of shapes {outputs}")
-    experts = [_named_dense(model, f"expert_{i}", (1, 1), what, f"expert {i}") for i in (0, 1)]
-    x = np.linspace(-3.0, 3.0, 61, dtype="float32")[:, None]
-    found = output_or_mistake(model, x, what)
-    values = np.concatenate([_dense_numbers(expert, x.astype("float64")) for expert in experts], axis=1)
-    if not any(layer.name == "gate" for layer in all_layers(model)) and same_values(
-            found, values.sum(axis=1, keepdims=True), atol=1e-4, rtol=1e-4):
-        raise Mistake(f"{what} adds the two experts: no gate weighs them.",
-                      expected="gate weight 0 × expert 0 + gate weight 1 × expert 1", found="expert 0 + expert 1",
-                      hint='a gate, layers.Dense(2, activation="softmax", name="gate") on x, and '
-                      "layers.Dot(axes=1)([gate, experts])")
-    gate = _named_dense(model, "gate", (1, 2), what, "gate")
-    logits = _dense_numbers(gate, x.astype("float64"))
+
+
+def _require_gated_sum(found: np.ndarray, values: np.ndarray, gate, logits: np.ndarray, what: str) -> None:
+    """The output is softmax(gate(x)) · experts(x), in either pairing of gate units and experts; else which slip."""
     gates = softmax_rows(logits)
     # Which gate unit weighs which expert is the learner's choice: either pairing is a mixture of experts.
     if not any(same_values(found, (weights * values).sum(axis=1, keepdims=True), atol=1e-4, rtol=1e-4)
@@ -347,6 +355,10 @@ def gated_mixture(mixture: object) -> str:
         raise Mistake(f"{what} is not the gate-weighted sum of its experts.",
                       expected="softmax(gate(x)) · [expert_0(x), expert_1(x)], computed here from your layers' weights",
                       found="a different output", hint="the experts and the gate all read x; nothing else in between")
+
+
+def _require_trained_mixture(model, gate, experts: list, what: str) -> None:
+    """Trained: biases moved, a small error on new points, and a gate sure of one expert on each side of zero."""
     if all(not np.any(layer.get_weights()[1]) for layer in (gate, *experts)):
         raise Mistake(f"{what} has not been trained.", expected=f"a mean squared error below {MIXTURE_MAX_MSE}",
                       found="every bias still at 0, as Keras creates them",
@@ -364,6 +376,27 @@ def gated_mixture(mixture: object) -> str:
                       expected=f"at x = -2 one expert gets more than {GATE_SURE} of the weight, at x = +2 the other",
                       found=f"weights {np.round(sides[0], 2).tolist()} at x = -2 and {np.round(sides[1], 2).tolist()} "
                       "at x = +2", hint="train longer: the gate learns which side belongs to which expert")
+
+
+@exercise("10.2", "A gated mixture of two experts")
+def gated_mixture(mixture: object) -> str:
+    what = "`mixture`"
+    model = expect_model(mixture, what)
+    _require_mixture_shapes(model, what)
+    experts = [_named_dense(model, f"expert_{i}", (1, 1), what, f"expert {i}") for i in (0, 1)]
+    x = np.linspace(-3.0, 3.0, 61, dtype="float32")[:, None]
+    found = output_or_mistake(model, x, what)
+    values = np.concatenate([_dense_numbers(expert, x.astype("float64")) for expert in experts], axis=1)
+    if not any(layer.name == "gate" for layer in all_layers(model)) and same_values(
+            found, values.sum(axis=1, keepdims=True), atol=1e-4, rtol=1e-4):
+        raise Mistake(f"{what} adds the two experts: no gate weighs them.",
+                      expected="gate weight 0 × expert 0 + gate weight 1 × expert 1", found="expert 0 + expert 1",
+                      hint='a gate, layers.Dense(2, activation="softmax", name="gate") on x, and '
+                      "layers.Dot(axes=1)([gate, experts])")
+    gate = _named_dense(model, "gate", (1, 2), what, "gate")
+    logits = _dense_numbers(gate, x.astype("float64"))
+    _require_gated_sum(found, values, gate, logits, what)
+    _require_trained_mixture(model, gate, experts, what)
     return (f"a softmax gate weighs the two experts, each trusted on one side of zero; mean squared error below "
             f"{MIXTURE_MAX_MSE} on new points")
 
@@ -556,11 +589,8 @@ def _close(found: Any, expected: Any) -> bool:
     return same_values(found, expected, atol=1e-4, rtol=1e-3)
 
 
-@exercise("10.4", "A train_step that trains and reports the gradient norm",
-          reports={"GradNormModel": "coursetools.lessons.lesson10.tools:make_step_reporter"})
-def train_step_with_norm(GradNormModel: object) -> str:  # noqa: N803 - the evidence is the learner's class
-    what = "`GradNormModel`"
-    report = _report_of(GradNormModel, "train_step", what, STEP_HOW)
+def _raise_gradnorm_failure(report: dict[str, Any], what: str) -> None:
+    """The step of the report that failed, if one did, with a hint for the errors learners meet most."""
     error = report.get("error", "")
     if error:
         hint = STEP_HOW
@@ -576,22 +606,25 @@ def train_step_with_norm(GradNormModel: object) -> str:  # noqa: N803 - the evid
             hint = "the check builds it as GradNormModel(inputs, outputs): pass *args and **kwargs on to super().__init__"
         raise Mistake(f"{what} failed while the check used it: {report.get('failed_step')}.",
                       expected="a model class that fit can train", found=error, hint=hint)
-    if not report.get("overrides_train_step"):
-        raise Mistake(f"{what} does not override train_step.", expected="def train_step(self, data): ...",
-                      found="Keras's own train_step", hint=STEP_HOW)
-    reference = train_step_reference()
-    history = report["history"]
+
+
+def _require_sgd_weights(weights: Any, reference: dict[str, Any], what: str) -> None:
+    """The weights after fit are those of plain SGD on the compiled loss, from the report's starting weights."""
     start = step_start_weights()
-    if same_weights(report["weights"], start, atol=1e-7):
+    if same_weights(weights, start, atol=1e-7):
         raise Mistake(f"{what}'s train_step does not change the weights.", expected="an SGD step on every batch",
                       found="the starting weights, unchanged after 3 epochs",
                       hint="apply the gradients: self.optimizer.apply(grads, self.trainable_variables)")
-    if not same_weights(report["weights"], reference["weights"], atol=1e-4, rtol=1e-3):
+    if not same_weights(weights, reference["weights"], atol=1e-4, rtol=1e-3):
         raise Mistake(f"{what}'s train_step moves the weights, but not as one step of SGD on the compiled loss would.",
                       expected="the weights fit reaches with Keras's own train_step (computed here with NumPy)",
                       found="other weights after 3 epochs",
                       hint="take the gradient of self.compute_loss(x=x, y=y, y_pred=y_pred) with respect to "
                       "self.trainable_variables, and apply it once per batch")
+
+
+def _require_training_loss(history: dict[str, list[float]], reference: dict[str, Any], what: str) -> None:
+    """History's loss is each epoch's mean training loss (not 0, not the mean of the softmax outputs)."""
     if "loss" not in history:
         raise Mistake(f"{what} reports no loss.", expected="History with a 'loss' entry",
                       found=f"History keys {sorted(history)}", hint="return {m.name: m.result() for m in self.metrics}")
@@ -610,12 +643,10 @@ def train_step_with_norm(GradNormModel: object) -> str:  # noqa: N803 - the evid
                       expected=f"{np.round(reference['loss'], 4).tolist()}",
                       found=f"{np.round(history['loss'], 4).tolist()}",
                       hint="update the \"loss\" metric with the loss of the batch, before anything else changes it")
-    if "accuracy" not in history or not _close(history["accuracy"], reference["accuracy"]):
-        raise Mistake(f"{what} does not report the compiled metrics.",
-                      expected=f"accuracy {np.round(reference['accuracy'], 4).tolist()}",
-                      found=f"History keys {sorted(history)}" if "accuracy" not in history
-                      else f"accuracy {np.round(history['accuracy'], 4).tolist()}",
-                      hint="for every other metric of self.metrics: metric.update_state(y, y_pred)")
+
+
+def _require_grad_norm(history: dict[str, list[float]], reference: dict[str, Any], what: str) -> None:
+    """History's grad_norm is the mean over each epoch's batches of the norm of all the gradients; else which slip."""
     if "grad_norm" not in history:
         raise Mistake(f"{what} does not report the gradient norm.", expected="History with a 'grad_norm' entry",
                       found=f"History keys {sorted(history)}",
@@ -640,6 +671,28 @@ def train_step_with_norm(GradNormModel: object) -> str:  # noqa: N803 - the evid
                       expected=f"{np.round(reference['grad_norm'], 4).tolist()}: sqrt of the sum of the squares of "
                       "every gradient, averaged over each epoch's batches", found=f"{np.round(norm, 4).tolist()}",
                       hint="ops.sqrt(sum(ops.sum(g * g) for g in grads)), given to the Mean tracker every batch")
+
+
+@exercise("10.4", "A train_step that trains and reports the gradient norm",
+          reports={"GradNormModel": "coursetools.lessons.lesson10.tools:make_step_reporter"})
+def train_step_with_norm(GradNormModel: object) -> str:  # noqa: N803 - the evidence is the learner's class
+    what = "`GradNormModel`"
+    report = _report_of(GradNormModel, "train_step", what, STEP_HOW)
+    _raise_gradnorm_failure(report, what)
+    if not report.get("overrides_train_step"):
+        raise Mistake(f"{what} does not override train_step.", expected="def train_step(self, data): ...",
+                      found="Keras's own train_step", hint=STEP_HOW)
+    reference = train_step_reference()
+    history = report["history"]
+    _require_sgd_weights(report["weights"], reference, what)
+    _require_training_loss(history, reference, what)
+    if "accuracy" not in history or not _close(history["accuracy"], reference["accuracy"]):
+        raise Mistake(f"{what} does not report the compiled metrics.",
+                      expected=f"accuracy {np.round(reference['accuracy'], 4).tolist()}",
+                      found=f"History keys {sorted(history)}" if "accuracy" not in history
+                      else f"accuracy {np.round(history['accuracy'], 4).tolist()}",
+                      hint="for every other metric of self.metrics: metric.update_state(y, y_pred)")
+    _require_grad_norm(history, reference, what)
     if any("grad_norm" not in keys for keys in report.get("callback_keys", [])):
         raise Mistake(f"{what}'s grad_norm does not reach callbacks.", expected="grad_norm in the logs of every epoch",
                       found=f"logs keys {report.get('callback_keys')}", hint="return it in the dict train_step returns")
@@ -719,23 +772,8 @@ def _as_losses(value: object, what: str) -> list[float]:
     return [float(v) for v in value]
 
 
-@exercise("10.5", "Your own training loop: skip the easy batches")
-def own_training_loop(model: object, epoch_losses: object) -> str:
-    what = "`loop_model`"
-    model = expect_model(model, what)
-    shapes = [tuple(w.shape) for w in model.get_weights()]
-    start = loop_start_weights()
-    if shapes != [w.shape for w in start]:
-        raise Mistake(f"{what} is not the given model.", expected=f"weights of shapes {[w.shape for w in start]}",
-                      found=f"{shapes}", hint="train loop_model = given_loop_model(), as the answer cell starts")
-    found = [np.asarray(w, dtype="float64") for w in model.get_weights()]
-    losses = _as_losses(epoch_losses, "`epoch_losses`")
-    if same_weights(found, start, atol=1e-7):
-        raise Mistake(f"{what} was not trained.", expected="its weights changed by your loop",
-                      found="the given starting weights",
-                      hint="optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables) "
-                      f"on every batch whose loss is at least {LOOP_SKIP_BELOW} (every batch of the first epoch is)")
-    reference = training_loop_reference()
+def _require_loop_weights(found: list[np.ndarray], losses: list[float], reference: dict[str, Any], what: str) -> None:
+    """The weights are those of the loop the exercise describes; else the slip whose loop gives them."""
     if not same_weights(found, reference["weights"], atol=1e-4, rtol=1e-3):
         variants = [
             (dict(skip="never"), "it updated on every batch", f"skip the update when the batch's loss is below "
@@ -768,6 +806,26 @@ def own_training_loop(model: object, epoch_losses: object) -> str:
                       found="other weights",
                       hint="keep the given order of the batches (no shuffling), loss = keras.losses."
                       "SparseCategoricalCrossentropy()(y, model(x, training=True)), run the loop once from the start")
+
+
+@exercise("10.5", "Your own training loop: skip the easy batches")
+def own_training_loop(model: object, epoch_losses: object) -> str:
+    what = "`loop_model`"
+    model = expect_model(model, what)
+    shapes = [tuple(w.shape) for w in model.get_weights()]
+    start = loop_start_weights()
+    if shapes != [w.shape for w in start]:
+        raise Mistake(f"{what} is not the given model.", expected=f"weights of shapes {[w.shape for w in start]}",
+                      found=f"{shapes}", hint="train loop_model = given_loop_model(), as the answer cell starts")
+    found = [np.asarray(w, dtype="float64") for w in model.get_weights()]
+    losses = _as_losses(epoch_losses, "`epoch_losses`")
+    if same_weights(found, start, atol=1e-7):
+        raise Mistake(f"{what} was not trained.", expected="its weights changed by your loop",
+                      found="the given starting weights",
+                      hint="optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables) "
+                      f"on every batch whose loss is at least {LOOP_SKIP_BELOW} (every batch of the first epoch is)")
+    reference = training_loop_reference()
+    _require_loop_weights(found, losses, reference, what)
     expected_losses = reference["epoch_losses"]
     if not same_values(losses, expected_losses, atol=1e-4, rtol=1e-3):
         if same_values(losses, reference["last_losses"], atol=1e-4, rtol=1e-3):

@@ -132,35 +132,50 @@ class _ReportStepFailed(Exception):
     """A step of a report failed; the report already says which and why."""
 
 
-def make_router_reporter():
-    """The reporter of exercise 10.3, with every function it uses bound now (before learner code runs)."""
-    import keras
+# Each ``_make_...`` below is called by a reporter factory, before the learner's definitions run,
+# and returns a function (or class) whose every name is bound then: patching this module from an
+# answer cell changes none of them.
 
-    model_class, layer_class, dense_class = keras.Model, keras.layers.Layer, keras.layers.Dense
-    compile_, fit_, call_ = keras.Model.compile, keras.Model.fit, keras.layers.Layer.__call__
-    sgd, to_numpy = keras.optimizers.SGD, keras.ops.convert_to_numpy
-    asarray, isclass, issubclass_, isinstance_ = np.asarray, inspect.isclass, issubclass, isinstance
+
+def _make_report_step():
+    """``step(report, what, action)``: one step of a report, run quietly; a failure is written into the report."""
     catch_warnings, simplefilter, first_line_ = warnings.catch_warnings, warnings.simplefilter, first_line
-    x_train, y_train = router_data()
-    probes, start = router_probes(), router_start_weights()
-    roles, kernels = ROUTER_ROLES, dict(ROUTER_KERNELS)
-    learning_rate, epochs, batch, key = ROUTER_LEARNING_RATE, ROUTER_EPOCHS, ROUTER_BATCH, REPORT_KEY
     step_failed = _ReportStepFailed
 
     def step(report: dict[str, Any], what: str, action):
         try:
             with catch_warnings():
-                simplefilter("ignore")  # the learner's model may warn; the report speaks instead
+                # the learner's model may warn (e.g. the deprecation warnings of old tf.keras code): the report speaks
+                simplefilter("ignore")
                 return action()
         except Exception as error:  # the learner's code may fail in any way
             report["failed_step"] = what
             report["error"] = first_line_(error, limit=300)
             raise step_failed from None
 
+    return step
+
+
+def _make_router_output():
+    """``one_output(value)``: what the router returned, as one float32 array (a list, tuple or dict is refused)."""
+    import keras
+
+    asarray, to_numpy, isinstance_ = np.asarray, keras.ops.convert_to_numpy, isinstance
+
     def one_output(value: Any) -> np.ndarray:
         if isinstance_(value, (list, tuple, dict)):
             raise TypeError(f"it returned a {type(value).__name__}, not one tensor")
         return asarray(to_numpy(value), dtype="float32")
+
+    return one_output
+
+
+def _make_router_roles():
+    """``by_role(model, report)``: the router's three built Dense layers by role, or None (the report says why)."""
+    import keras
+
+    layer_class, dense_class, isinstance_ = keras.layers.Layer, keras.layers.Dense, isinstance
+    roles, kernels = ROUTER_ROLES, dict(ROUTER_KERNELS)
 
     def dense_layers(model: Any) -> list[Any]:
         found, todo = [], list(model.layers)
@@ -172,20 +187,40 @@ def make_router_reporter():
                 todo[:0] = list(getattr(layer, "layers", []))
         return found
 
+    def by_role(model: Any, report: dict[str, Any]) -> dict[str, Any] | None:
+        dense = dense_layers(model)
+        report["kernel_shapes"] = [list(layer.kernel.shape) for layer in dense if layer.built]
+        layers = {}
+        for role in roles:
+            matching = [layer for layer in dense if layer.built and tuple(layer.kernel.shape) == kernels[role]]
+            if len(matching) != 1 or matching[0].bias is None:
+                report["failed_step"] = "finding the three Dense layers"
+                return None
+            layers[role] = matching[0]
+        return layers
+
+    return by_role
+
+
+def _make_router_steps(step):
+    """``steps(cls, report)``: build the router, call it eagerly with the report's weights, train it with fit."""
+    import keras
+
+    compile_, fit_, call_ = keras.Model.compile, keras.Model.fit, keras.layers.Layer.__call__
+    sgd, asarray = keras.optimizers.SGD, np.asarray
+    x_train, y_train = router_data()
+    probes, start = router_probes(), router_start_weights()
+    roles, learning_rate, epochs, batch = ROUTER_ROLES, ROUTER_LEARNING_RATE, ROUTER_EPOCHS, ROUTER_BATCH
+    one_output, by_role_of = _make_router_output(), _make_router_roles()
+
     def steps(cls: type, report: dict[str, Any]) -> None:
         model = step(report, f"{cls.__name__}()", cls)
         for name in ("positive", "negative"):  # eager calls: each runs (and builds) one branch
             step(report, f"calling {cls.__name__}() on a batch of shape {probes[name].shape}",
                  lambda name=name: call_(model, probes[name]))
-        dense = dense_layers(model)
-        report["kernel_shapes"] = [list(layer.kernel.shape) for layer in dense if layer.built]
-        by_role = {}
-        for role in roles:
-            matching = [layer for layer in dense if layer.built and tuple(layer.kernel.shape) == kernels[role]]
-            if len(matching) != 1 or matching[0].bias is None:
-                report["failed_step"] = "finding the three Dense layers"
-                return
-            by_role[role] = matching[0]
+        by_role = by_role_of(model, report)
+        if by_role is None:
+            return
         for index, role in enumerate(roles):
             step(report, f"setting the weights of {role}", lambda index=index, role=role:
                  by_role[role].set_weights([start[2 * index], start[2 * index + 1]]))
@@ -201,6 +236,17 @@ def make_router_reporter():
         report["run_eagerly"] = bool(model.run_eagerly)
         report["trained"] = [asarray(w, dtype="float32") for role in roles
                              for w in by_role[role].get_weights()]
+
+    return steps
+
+
+def make_router_reporter():
+    """The reporter of exercise 10.3, with every function it uses bound now (before learner code runs)."""
+    import keras
+
+    model_class, isclass, issubclass_ = keras.Model, inspect.isclass, issubclass
+    key, step_failed = REPORT_KEY, _ReportStepFailed
+    steps = _make_router_steps(_make_report_step())
 
     def report(cls: Any) -> Any:
         if not isclass(cls):
@@ -241,19 +287,11 @@ def step_start_weights() -> list[np.ndarray]:
     return [kernel, bias]
 
 
-def make_step_reporter():
-    """The reporter of exercise 10.4, with every function it uses bound now (before learner code runs)."""
+def _make_epoch_logs():
+    """The callback class of the step report: what a callback sees at the end of every epoch."""
     import keras
 
-    model_class, input_, dense = keras.Model, keras.Input, keras.layers.Dense
-    compile_, fit_ = keras.Model.compile, keras.Model.fit
-    sgd, callback_class = keras.optimizers.SGD, keras.callbacks.Callback
-    asarray, isclass, issubclass_, float_, sorted_ = np.asarray, inspect.isclass, issubclass, float, sorted
-    catch_warnings, simplefilter, first_line_ = warnings.catch_warnings, warnings.simplefilter, first_line
-    x_train, y_train = step_data()
-    start = step_start_weights()
-    learning_rate, batch, epochs, key = STEP_LEARNING_RATE, STEP_BATCH, STEP_EPOCHS, REPORT_KEY
-    step_failed = _ReportStepFailed
+    callback_class, sorted_ = keras.callbacks.Callback, sorted
 
     class EpochLogs(callback_class):
         """What a callback sees at the end of every epoch: the names of the logged values."""
@@ -265,15 +303,20 @@ def make_step_reporter():
         def on_epoch_end(self, epoch, logs=None):
             self.seen.append(sorted_(logs or {}))
 
-    def step(report: dict[str, Any], what: str, action):
-        try:
-            with catch_warnings():
-                simplefilter("ignore")  # e.g. the deprecation warnings of old tf.keras code: the check names it
-                return action()
-        except Exception as error:
-            report["failed_step"] = what
-            report["error"] = first_line_(error, limit=300)
-            raise step_failed from None
+    return EpochLogs
+
+
+def _make_gradnorm_steps(step):
+    """``steps(cls, report)``: a softmax regression made with the class, from the report's weights, trained by fit."""
+    import keras
+
+    input_, dense = keras.Input, keras.layers.Dense
+    compile_, fit_, sgd = keras.Model.compile, keras.Model.fit, keras.optimizers.SGD
+    asarray, float_ = np.asarray, float
+    x_train, y_train = step_data()
+    start = step_start_weights()
+    learning_rate, batch, epochs = STEP_LEARNING_RATE, STEP_BATCH, STEP_EPOCHS
+    epoch_logs = _make_epoch_logs()
 
     def steps(cls: type, report: dict[str, Any]) -> None:
         inputs = input_(shape=(64,))
@@ -284,13 +327,24 @@ def make_step_reporter():
                      "metrics=[\"accuracy\"])",
              lambda: compile_(model, optimizer=sgd(learning_rate=learning_rate),
                               loss="sparse_categorical_crossentropy", metrics=["accuracy"]))
-        logs = EpochLogs()
+        logs = epoch_logs()
         history = step(report, "fit(...) on 1,024 digits", lambda: fit_(
             model, x_train, y_train, batch_size=batch, epochs=epochs, shuffle=False, verbose=0,
             callbacks=[logs]))
         report["history"] = {str(key): [float_(v) for v in values] for key, values in history.history.items()}
         report["callback_keys"] = logs.seen
         report["weights"] = [asarray(w, dtype="float32") for w in model.get_weights()]
+
+    return steps
+
+
+def make_step_reporter():
+    """The reporter of exercise 10.4, with every function it uses bound now (before learner code runs)."""
+    import keras
+
+    model_class, isclass, issubclass_ = keras.Model, inspect.isclass, issubclass
+    key, step_failed = REPORT_KEY, _ReportStepFailed
+    steps = _make_gradnorm_steps(_make_report_step())
 
     def report(cls: Any) -> Any:
         if not isclass(cls):
