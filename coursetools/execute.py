@@ -1,12 +1,16 @@
 """Run notebooks top to bottom in a fresh kernel, the way nbval and the grader do.
 
 Used to refresh the committed outputs of lessons and solutions. Outputs are kept
-clean: no per-cell timing metadata, and the kernel gets the quiet TensorFlow
-environment so no start-up log lands in a cell.
+clean: no per-cell timing metadata, the kernel gets the quiet TensorFlow environment so
+no start-up log lands in a cell, and a traceback names Keras's files from the package
+(``keras/src/models/sequential.py``), not from this machine's environment
+(``/home/me/course/.venv/lib/python3.11/site-packages/keras/...``): a machine path in a
+committed notebook is noise to every learner and names a folder of ours.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,17 @@ import nbformat
 from nbclient import NotebookClient
 
 from coursetools.quiet_env import apply_quiet_env
+
+INSTALLED = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s\"'\x1b]*?[/\\](?:site|dist)-packages[/\\]")  # up to the package's folder
+
+
+def without_machine_paths(nb: Any) -> Any:
+    """``nb`` with every error traceback's installed-package paths made relative to site-packages."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = [INSTALLED.sub("", line) for line in output["traceback"]]
+    return nb
 
 
 def make_client(nb: Any, workdir: Path, *, timeout: int = 120, allow_errors: bool = False) -> NotebookClient:
@@ -44,4 +59,4 @@ def execute_notebook(path: Path, *, allow_errors: bool = False) -> Any:
 def refresh(path: Path) -> None:
     """Execute ``path`` and store it back with its new outputs."""
     nb = execute_notebook(path)
-    nbformat.write(nb, path)
+    nbformat.write(without_machine_paths(nb), path)

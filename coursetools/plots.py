@@ -30,6 +30,7 @@ def plot_curves(
     Validation curves (``val_<metric>``) are drawn dashed when the history has them.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.2), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
@@ -40,6 +41,7 @@ def plot_curves(
             if f"val_{metric}" in values:
                 ax.plot(epochs, values[f"val_{metric}"], "--", color=color, label=f"{label} (validation)")
         ax.set(title=metric, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers: no tick at 1.5
         if log_scale:
             ax.set_yscale("log")
         ax.legend(fontsize="small")

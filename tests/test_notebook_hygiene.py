@@ -27,8 +27,8 @@ TIMING = re.compile(r"\d+(\.\d+)?\s?(ms|s)/step|\bETA\b|Epoch \d+/\d+")
 def output_text(output) -> str:
     if output.output_type == "stream":
         return output.text
-    if output.output_type == "error":
-        return output.ename + ": " + output.evalue
+    if output.output_type == "error":  # the traceback too: learners read it, and it names files
+        return output.ename + ": " + output.evalue + "\n" + "\n".join(output.traceback)
     return "\n".join(str(v) for k, v in output.get("data", {}).items() if not k.startswith("image/"))
 
 
