@@ -79,6 +79,7 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
         if args.key_file and shard is None:
             raise ShardError("--key-file signs partial reports: give it with --shard K/N")
         key = _parts_key(args) if shard is not None else None
+        os.environ.pop(signing.KEY_ENV, None)  # not for anything this run starts
         if pristine is not None and not pristine.is_dir():
             raise CourseError(f"{args.release} is not a release folder (no {PRISTINE_DIR})")
         snapshot = take_snapshot(root, pristine, args.notebooks or None)
