@@ -163,6 +163,7 @@ def verdict_options(options: GradeOptions) -> dict[str, Any]:
     limits = options.limits
     return {"cell_timeout": limits.cell_timeout, "notebook_timeout": limits.notebook_timeout,
             "memory_mb": limits.memory_mb, "max_output_kb": limits.max_output_kb,
+            "max_processes": limits.max_processes, "disk_mb": limits.disk_mb,
             "startup_timeout": limits.startup_timeout, "hidden": options.hidden,
             "skip_untouched": options.skip_untouched, "verdict_timeout": options.verdict_timeout,
             "verdict_memory_mb": options.verdict_memory_mb}
