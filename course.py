@@ -17,12 +17,15 @@ unchanged (a hash of both is stored in the environment).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import runpy
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import venv
 from pathlib import Path
 
@@ -35,6 +38,15 @@ SUPPORTED = ((3, 10), (3, 13))  # the Python versions TensorFlow 2.21 publishes 
 QUIET_TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}  # see coursetools/quiet_env.py
 START_PAGE = "START_HERE.md"
 LAB_SETTINGS = ".jupyter/lab-settings"
+# The options of `jupyter lab` that take no value: LabApp.flags of the pinned JupyterLab and
+# traitlets' own (help, version). Every other option takes one. tests/test_lab_arguments.py
+# compares this with the installed JupyterLab, so a new pin cannot leave it behind.
+LAB_FLAGS = frozenset({
+    "allow-root", "autoreload", "collaborative", "core-mode", "custom-css", "debug", "dev-mode",
+    "expose-app-in-browser", "extensions-in-dev-mode", "generate-config", "no-browser", "no-script", "script",
+    "show-config", "show-config-json", "skip-dev-build", "splice-source", "watch", "y",
+    "h", "help", "help-all", "version",
+})
 HIDDEN_IN_LAB = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*~", "*.egg-info")  # Jupyter's defaults + egg-info
 GRAPHVIZ_HELP = (
     "Graphviz's `dot` program is missing, so model diagrams cannot be drawn. Install it with "
@@ -42,6 +54,12 @@ GRAPHVIZ_HELP = (
     "`brew install graphviz` (macOS) or `conda install graphviz`."
 )
 BUBBLEWRAP_HINT = ROOT / "coursetools" / "grading" / "bubblewrap_hint.py"  # its package and install hint, said once
+BROWSER_PACKAGES = ("chromium", "chromium-driver", "fonts-noto-color-emoji")
+BROWSER_FILES = ("/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+BROWSER_HELP = (
+    "Chromium is missing, so tests/test_learner_in_a_browser.py (a learner in a real browser) is skipped. "
+    f"Install it as root: `apt-get install {' '.join(BROWSER_PACKAGES)}` (Debian/Ubuntu)."
+)
 SLURM_PACKAGES = ("munge", "slurmctld", "slurmd", "slurm-client")
 SLURM_PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch")
 SLURM_HELP = (
@@ -68,9 +86,77 @@ def check_python() -> None:
         sys.exit(f"[course] Python {low} to {high} is needed (3.11 recommended); this is {sys.version.split()[0]}.")
 
 
+LONG_SHEBANG = re.compile(r"""^'''exec' ("?)(.+?)\1 "\$0" "\$@"$""")  # pip's form for long paths or spaces
+
+
+def _script_interpreter(script: Path) -> str | None:
+    """The Python a console script of .venv/bin runs: its shebang, or the `exec` line pip writes instead."""
+    try:
+        head = script.read_bytes()[:4096].decode("utf-8", "replace").splitlines()[:2]
+    except OSError:
+        return None
+    if not head or not head[0].startswith("#!"):
+        return None
+    if head[0].strip() != "#!/bin/sh":
+        return head[0][2:].strip()
+    found = LONG_SHEBANG.match(head[1]) if len(head) > 1 else None
+    return found.group(2) if found else None
+
+
+def _recorded_folders() -> list[Path]:
+    """The course folders .venv's own files point to: the editable install and its scripts' interpreter."""
+    folders = []
+    for pattern in ("lib/python*/site-packages/coursetools-*.dist-info/direct_url.json",
+                    "Lib/site-packages/coursetools-*.dist-info/direct_url.json"):
+        for record in sorted(VENV.glob(pattern)):
+            try:
+                url = json.loads(record.read_text(encoding="utf-8")).get("url", "")
+            except (OSError, ValueError):
+                continue
+            if url.startswith("file://"):
+                folders.append(Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)))
+    interpreter = _script_interpreter(BIN / "jupyter")
+    if interpreter:
+        folders.append(Path(interpreter).parents[2])  # <folder>/.venv/bin/python
+    return folders
+
+
+def venv_elsewhere() -> Path | None:
+    """The other folder .venv was made in, when the course folder was moved or copied with it; else None.
+
+    A venv is not relocatable: each script in .venv/bin starts `<folder>/.venv/bin/python`, and
+    the editable install imports `coursetools` from `<folder>`, both as they were at install time.
+    Moved or copied, the stamp still matches, but `jupyter` runs the old folder's environment
+    and kernels import the old folder's code (or nothing runs, if that folder is gone).
+    """
+    here = os.path.realpath(ROOT)
+    for folder in _recorded_folders():
+        if os.path.realpath(folder) != here:
+            return folder
+    return None
+
+
+def replace_foreign_venv() -> None:
+    """Remove a .venv made for another folder (and say so), so that it is built anew for this one."""
+    elsewhere = venv_elsewhere()
+    if elsewhere is None:
+        return
+    again = f"rm -rf {VENV} && python3 {ROOT / 'course.py'} setup"
+    if VENV.is_symlink() or not (VENV / "pyvenv.cfg").is_file():
+        sys.exit(f"[course] {VENV} belongs to {elsewhere}, not to this folder, so it would run that folder's code. "
+                 f"Make one for this folder: {again}")
+    say(f".venv was made for {elsewhere}, not for this folder (the course folder was moved or copied with it), "
+        "so it would run that folder's code: building a new one here")
+    try:
+        shutil.rmtree(VENV)
+    except OSError as error:
+        sys.exit(f"[course] could not remove {VENV} ({error.strerror}). Make one for this folder: {again}")
+
+
 def ensure_environment() -> None:
-    """Create .venv and install the pinned requirements, unless that is already done."""
+    """Create .venv and install the pinned requirements, unless that is already done (for this folder)."""
     check_python()
+    replace_foreign_venv()
     wanted = requirements_hash()
     if STAMP.exists() and STAMP.read_text().strip() == wanted and PYTHON.exists():
         say("environment up to date (.venv), skipping install")
@@ -154,6 +240,22 @@ def ensure_slurm() -> None:
         say(f"warning: {SLURM_HELP}")
 
 
+def ensure_browser() -> None:
+    """The learner's end-to-end test drives JupyterLab in Debian's Chromium; install it where we may.
+
+    Only `test` asks for it: learners never need a browser from us (they bring their own).
+    """
+    if not sys.platform.startswith("linux") or all(os.path.exists(path) for path in BROWSER_FILES):
+        return
+    apt = may_apt()
+    if apt:
+        say(f"installing a headless browser for the learner's end-to-end test (Debian packages "
+            f"{' '.join(BROWSER_PACKAGES)})")
+        apt_get_install(apt, list(BROWSER_PACKAGES))
+    if not all(os.path.exists(path) for path in BROWSER_FILES):
+        say(f"warning: {BROWSER_HELP}")
+
+
 def course_env() -> dict[str, str]:
     env = dict(os.environ)
     for key, value in QUIET_TF_ENV.items():
@@ -173,6 +275,7 @@ def test(extra: list[str]) -> int:
     ensure_graphviz(required=True)
     ensure_bubblewrap()
     ensure_slurm()
+    ensure_browser()
     started = time.monotonic()
     # testpaths (pyproject.toml): tests/, and notebooks/ + solutions/ compared strictly by nbval.
     code = run([str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadscope", "--nbval", "--nbval-current-env", *extra])
@@ -200,6 +303,30 @@ def check_exercises(extra: list[str]) -> int:
     return run([str(PYTHON), "-m", "coursetools", "selfcheck", *extra])
 
 
+def files_to_open(extra: list[str]) -> list[str]:
+    """The files a `jupyter lab` command line opens: its arguments that are not options or their values.
+
+    Read as Jupyter (traitlets) reads them: `--port=8899` and `--port 8899` are one option with
+    its value, as is any `--Class.trait value`; the options in LAB_FLAGS take no value; after
+    `--` everything is a file. So `--no-browser --port 8899` opens no file (and keeps the start
+    page), and `--no-browser notebooks/x.ipynb` opens x.
+    """
+    files: list[str] = []
+    index = 0
+    while index < len(extra):
+        arg = extra[index]
+        if arg == "--":
+            return files + extra[index + 1:]
+        if arg.startswith("-") and arg != "-":
+            name = arg.lstrip("-")
+            if "=" not in name and name not in LAB_FLAGS:
+                index += 1  # the option's value, given as the next argument
+        else:
+            files.append(arg)
+        index += 1
+    return files
+
+
 def lab_arguments(extra: list[str]) -> list[str]:
     """JupyterLab on the course: its own settings, and the start page in a fresh layout.
 
@@ -216,9 +343,9 @@ def lab_arguments(extra: list[str]) -> list[str]:
     args += [f"--ContentsManager.hide_globs={pattern}" for pattern in HIDDEN_IN_LAB]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")  # containers and CI machines run as root; Jupyter refuses that by default
-    if not any(not arg.startswith("-") for arg in extra):
+    if not files_to_open(extra):
         args.append(f"--LabApp.default_url=/lab/tree/{START_PAGE}")
-    return args + extra
+    return args + extra  # passed on untouched: Jupyter parses them itself
 
 
 def lab(extra: list[str]) -> int:

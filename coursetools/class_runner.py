@@ -97,37 +97,88 @@ def cell_source_of(cls: type) -> str | None:
     return None
 
 
-def run_job(job: dict[str, Any], *, python: str = sys.executable, wrap: Callable[[list[str]], list[str]] | None = None,
-            env: dict[str, str] | None = None, cwd: str | None = None, timeout: float = 120.0) -> dict[str, Any]:
-    """Run one report job in a fresh process; return its manifest (``{"evidence": {name: entry}}``).
-
-    ``wrap`` turns the command into a sandboxed one (the grader's bubblewrap). A process
-    that fails, times out or writes no manifest gives an entry that says so, never a pass.
-    """
+def start_process(*, python: str = sys.executable, wrap: Callable[[list[str]], list[str]] | None = None,
+                  env: dict[str, str] | None = None, cwd: str | None = None) -> subprocess.Popen:
+    """A fresh report process: it imports Keras at once, then waits for its one job on stdin."""
     command = [python, "-m", "coursetools.class_runner"]
-    command = wrap(command) if wrap else command
+    return subprocess.Popen(wrap(command) if wrap else command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
+
+
+def run_job(job: dict[str, Any], *, process: subprocess.Popen | None = None, timeout: float = 120.0,
+            **start: Any) -> dict[str, Any]:
+    """Run one report job in a fresh process (``process``, already started, or a new one); return its manifest.
+
+    ``start`` are :func:`start_process`'s options (``wrap`` makes the command a sandboxed
+    one). A process that fails, times out or writes no manifest gives an entry that says
+    so, never a pass.
+    """
+    process = process or start_process(**start)
     name = job["name"]
     try:
-        done = subprocess.run(command, input=json.dumps(job), capture_output=True, text=True, timeout=timeout,
-                              env=env, cwd=cwd)
+        _, err = process.communicate(json.dumps(job), timeout=timeout)
     except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
         return {"evidence": {name: _problem("TimeoutError", f"using your class took longer than {timeout:g} s")}}
     from coursetools.evidence import MANIFEST
 
     manifest = Path(job["folder"]) / MANIFEST
-    if done.returncode != 0 or not manifest.is_file():
-        tail = (done.stderr or "").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+    if process.returncode != 0 or not manifest.is_file():
+        tail = (err or "").strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
         return {"evidence": {name: _problem("ProcessError", f"the process using your class stopped: {tail[0][:200]}")}}
     return json.loads(manifest.read_text(encoding="utf-8"))
 
 
-def in_process_wanted() -> bool:
-    """``COURSETOOLS_REPORT_IN_PROCESS=1``: the check tests' shortcut (same steps, no new process per class).
+# --- In the learner's notebook: the next report process, started ahead ------------------------
+#
+# A report process spends seconds importing TensorFlow before it can run one job. In a
+# notebook whose exercises are classes, the next one is started ahead (when the lesson's
+# package is imported, and after each report), so that the import overlaps with the
+# learner's work. Each process still serves exactly one job, and no learner code ran in
+# it before: started ahead is as fresh as started late.
 
-    Only the judgement of many correct and wrong classes is tested that way; the fresh
-    process itself, and what it defends against, have tests of their own.
+_READY: subprocess.Popen | None = None
+GRADER_KERNEL = "COURSETOOLS_RUN"  # set in every kernel the grader starts (coursetools.grading.kernel.RUN_MARKER)
+
+
+def prewarm() -> None:
+    """Start the next report process now, unless one is waiting already."""
+    global _READY
+    if _READY is None or _READY.poll() is not None:
+        _READY = start_process(env=_child_env())
+
+
+def prewarm_in_notebook() -> None:
+    """:func:`prewarm`, only in a learner's own Jupyter kernel (not in the grader's, not in scripts or tests)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or ipython.get_ipython() is None or GRADER_KERNEL in os.environ or in_process_wanted():
+        return
+    prewarm()
+
+
+def _ready_process() -> subprocess.Popen | None:
+    global _READY
+    process, _READY = _READY, None
+    return process if process is not None and process.poll() is None else None
+
+
+def in_process_wanted() -> bool:
+    """``COURSETOOLS_REPORT_IN_PROCESS=1``: the check tests' shortcut, the reporter on the live class, here.
+
+    Only the judgement of many correct and wrong classes is tested that way (their
+    variants are made by code, not written as cells); running the definitions in a fresh
+    process, and what that defends against, have tests of their own.
     """
     return os.environ.get("COURSETOOLS_REPORT_IN_PROCESS") == "1"
+
+
+def report_here(value: object, reporter: str) -> object:
+    """The reporter's report on ``value`` made in this process (the tests' shortcut, see :func:`in_process_wanted`)."""
+    import importlib
+
+    module_name, _, factory_name = reporter.partition(":")
+    return getattr(importlib.import_module(module_name), factory_name)()(value)
 
 
 def _problem(error: str, message: str) -> dict[str, Any]:
@@ -153,15 +204,18 @@ def report_in_fresh_process(value: object, exercise_id: str, name: str, reporter
 
     from coursetools.evidence import CAPTURE_ERROR, load_evidence
 
-    if not inspect.isclass(value) or value.__module__.split(".")[0] in ("keras", "tensorflow", "builtins"):
+    if not inspect.isclass(value):
         return value
+    if in_process_wanted() or value.__module__.split(".")[0] in ("keras", "tensorflow", "builtins"):
+        return report_here(value, reporter)  # a built-in class runs no learner code: its report can only fail
     source = cell_source_of(value)
     if source is None:
         return value
     with tempfile.TemporaryDirectory(prefix="class-report-") as folder:
         job = {"source": source, "class": value.__name__, "reporter": reporter, "folder": folder,
                "name": name, "exercise": exercise_id}
-        manifest = make_report(job) if in_process_wanted() else run_job(job, env=_child_env(), timeout=timeout)
+        manifest = run_job(job, process=_ready_process(), env=_child_env(), timeout=timeout)
+        prewarm_in_notebook()  # the next class check of this notebook finds its process ready
         entry = manifest["evidence"][name]
         if entry.get("kind") == CAPTURE_ERROR:
             return failed_report(entry["error"], entry["message"], "process")
@@ -211,8 +265,17 @@ def make_report(job: dict[str, Any]) -> dict[str, Any]:
     return {"exercise": job.get("exercise", ""), "evidence": entries}
 
 
-def _serve(stdin_text: str) -> int:
-    make_report(json.loads(stdin_text))
+def _serve() -> int:
+    """Import what every report needs first (this is what a process started ahead does while it waits), then serve."""
+    import keras  # noqa: F401
+
+    import coursetools.evidence  # noqa: F401
+    import coursetools.probing  # noqa: F401
+
+    text = sys.stdin.read()
+    if not text.strip():
+        return 0  # the notebook's kernel ended before it needed this process
+    make_report(json.loads(text))
     return 0
 
 
@@ -244,4 +307,4 @@ def _first_line(error: BaseException) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(sys.stdin.read()))
+    sys.exit(_serve())

@@ -461,25 +461,63 @@ def load_evidence(entry: Entry, folder: Path) -> object:
 
 
 def _load_keras(path: Path) -> object:
-    """The model or layer in ``path``, or what safe mode refused to rebuild, said for the learner."""
+    """The model or layer in ``path``, or what stopped Keras from rebuilding it, said for the learner.
+
+    Only an error that names a ``Lambda`` layer is blamed on one; a class Keras cannot
+    locate is the learner's own; anything else quotes Keras, since a model can save and
+    still fail to load (Keras 3.15: a layer called directly and inside a nested model).
+    """
     import keras
 
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as error:  # custom classes, lambdas: what safe mode refuses to rebuild
-        first_line = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
-        own_class = _UNKNOWN_CLASS.search(first_line)
+        loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # custom classes, lambdas, models Keras cannot rebuild
+        text = " ".join(str(error).split())
+        quoted = f"{type(error).__name__}: {text[:160]}"
+        own_class = _UNKNOWN_CLASS.search(text)
         if own_class:
             return Unexportable(
                 f"an object of your own class {own_class.group(1)!r} (subclassed), which the grader "
                 "cannot rebuild without running your code",
                 "subclassed",
             )
+        if "Lambda" in text:
+            return Unexportable(
+                f"a model with a Lambda layer, which safe mode refuses to rebuild ({quoted}); use built-in "
+                "layers or keras.ops on the tensors instead of a Lambda", "unloadable",
+            )
         return Unexportable(
-            "a saved model that Keras cannot load in safe mode "
-            f"({type(error).__name__}: {first_line}); use built-in layers and the functional or "
-            "Sequential API, without Lambda layers or custom classes"
+            f"a saved model that Keras cannot load back ({quoted}); it saved, but Keras does not rebuild it. "
+            "Build it from built-in layers with the functional or Sequential API, each layer called in one "
+            "graph (not both directly and through a nested model that contains it)", "unloadable",
         )
+    object.__setattr__(loaded, COMPILE_SETTINGS, _compile_config(path))  # past Keras' attribute tracking
+    return loaded
+
+
+COMPILE_SETTINGS = "_coursetools_compile_config"
+
+
+def _compile_config(path: Path) -> dict[str, Any] | None:
+    """How the model was compiled (optimizer, loss, ...), as Keras wrote it into the ``.keras`` file.
+
+    Loading with ``compile=False`` (no optimizer objects are rebuilt in the clean process)
+    drops it from the model; the file is a zip whose ``config.json`` says it in plain JSON.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    settings = config.get("compile_config") if isinstance(config, dict) else None
+    return settings if isinstance(settings, dict) and settings else None
+
+
+def compile_settings(model: object) -> dict[str, Any] | None:
+    """The compile settings a model's ``.keras`` file carried (None: never compiled, or not loaded from a file)."""
+    return getattr(model, COMPILE_SETTINGS, None)
 
 
 def as_graded(evidence: dict[str, object]) -> dict[str, object]:

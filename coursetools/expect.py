@@ -28,7 +28,7 @@ class Unexportable:
     given on the original object.
     """
 
-    NATURES = ("symbolic", "class", "function", "model", "layer", "subclassed", "other")
+    NATURES = ("symbolic", "class", "function", "model", "layer", "subclassed", "unloadable", "other")
 
     def __init__(self, description: str, nature: str = "other") -> None:
         self.description = description
@@ -131,6 +131,11 @@ def expect_layer(value: object, kind: str, what: str = "your answer") -> Any:
     return value
 
 
+def is_unloadable(value: object) -> bool:
+    """A Keras object that was saved but that Keras could not load back in safe mode (the loader says why)."""
+    return isinstance(value, Unexportable) and value.nature == "unloadable"
+
+
 def expect_model(value: object, what: str = "your model") -> Any:
     """Require a Keras model (Sequential, functional, or nested)."""
     import keras
@@ -145,6 +150,15 @@ def expect_model(value: object, what: str = "your model") -> Any:
             found=value.description,
             hint="a subclassed model runs code the grader never executes; build this one from "
             "keras.Input and layer calls",
+        )
+    if is_unloadable(value):
+        raise Mistake(
+            f"{what} cannot be loaded back by the grader.",
+            expected="a model Keras saves and loads back in safe mode: built-in layers called on keras.Input "
+            "tensors, or keras.Sequential([...])",
+            found=value.description,
+            hint="the error Keras gave is in brackets above; rebuild the model from built-in layers "
+            "(without Lambda layers or classes of your own) and run this check again",
         )
     if _is_symbolic(value):
         hint = "that is the output tensor; wrap it: keras.Model(inputs=..., outputs=...)"

@@ -189,3 +189,55 @@ def output_or_mistake(model: Any, x: np.ndarray, what: str) -> np.ndarray:
             expected=f"a model that accepts inputs of shape (batch, {', '.join(map(str, x.shape[1:]))})",
             found=first_line(error, limit=170),
         ) from None
+
+
+def _inner_graph(operation: Any) -> Any:
+    """The functional graph a nested model runs (a Sequential model keeps one inside), else None."""
+    from keras.src.models.functional import Functional
+
+    graph = getattr(operation, "_functional", None) if type(operation).__name__ == "Sequential" else operation
+    return graph if isinstance(graph, Functional) else None
+
+
+def unnested(model: Any) -> Any:
+    """The same computation as ``model``, with the layers of every nested model called directly.
+
+    A functional or Sequential model used as a layer inside ``model`` (at any depth) is
+    replaced by calls of its own layers, the very same layer objects with their weights,
+    so ``unnested(model).layers`` lists every layer the graph really runs and a check that
+    reads the graph sees a nested ``keras.Sequential([...])`` like the same layers written
+    out. A layer shared between the outer graph and a nested model is called twice, as it
+    is in ``model``. Anything else (a subclassed model, a layer) is called as it is, and a
+    value that is not a functional or Sequential model, or a graph that cannot be replayed,
+    comes back unchanged.
+
+    It also makes a model saveable that Keras 3.15 saves but cannot load back: one that
+    calls a layer directly and also through a nested model that contains it (the loader
+    rebuilds the nested model first, which shifts the layer's node indices; see
+    ``tests/test_probing.py``).
+    """
+    import keras
+
+    def operation_fn(operation: Any) -> Any:
+        graph = _inner_graph(operation)
+        if graph is None:
+            return operation
+
+        def call_inline(*args: Any, **kwargs: Any) -> Any:
+            inputs = args[0] if args else kwargs.get("inputs")
+            return graph._run_through_graph(inputs, operation_fn=operation_fn)
+
+        return call_inline
+
+    graph = _inner_graph(model)
+    if graph is None:
+        return model
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fresh = [keras.Input(batch_shape=tuple(t.shape), dtype=t.dtype, name=t.name) for t in graph.inputs]
+            structure = keras.tree.pack_sequence_as(graph._inputs_struct, fresh)
+            outputs = graph._run_through_graph(structure, operation_fn=operation_fn)
+            return keras.Model(structure, outputs, name=model.name)
+    except Exception:  # a graph that cannot be replayed (a layer of the learner's own that refuses): judge it as it is
+        return model

@@ -33,9 +33,9 @@ def slug_of(title: str) -> str:
     return slug
 
 
-def _package(number: int, slug: str, title: str) -> dict[str, str]:
-    folder = f"coursetools/lessons/lesson{number:02d}"
-    init = f'''\
+# --- What a new lesson's files say (str.format templates: {number}, {slug}, {title}) ---
+
+_INIT_TEMPLATE = '''\
         """Lesson {number}: {title}.
 
         ``LESSON`` says what the lesson is; the names below are what its notebooks import
@@ -54,8 +54,9 @@ def _package(number: int, slug: str, title: str) -> dict[str, str]:
         )
 
         __all__ = ["LESSON"]
-        '''
-    checks = f'''\
+'''
+
+_CHECKS_TEMPLATE = '''\
         """Checks for lesson {number}. Each takes plain evidence and returns a success detail.
 
         Replace the examples (a layer, a number, a model): a check judges what the exercise
@@ -108,12 +109,9 @@ def _package(number: int, slug: str, title: str) -> dict[str, str]:
                 raise Mistake("`model` gives the wrong number of outputs per sample.", expected="(5, 1) for 5 samples",
                               found=str(y.shape), hint="end with a Dense layer of 1 unit")
             return "3 features in, one number out"
-        '''
-    return {f"{folder}/__init__.py": init, f"{folder}/checks.py": checks}
+'''
 
-
-def _tests(number: int) -> str:
-    return f'''\
+_TESTS_TEMPLATE = '''\
         """Lesson {number} checks: correct answers written differently pass; typical mistakes are named.
 
         Every assertion goes through the grader's round trip (saved, then loaded in safe mode),
@@ -171,7 +169,18 @@ def _tests(number: int) -> str:
         ])
         def test_{number}_3_names_the_mistake(build, phrase):
             assert_fails("{number}.3", phrase, model=build())
-        '''
+'''
+
+
+def _package(number: int, slug: str, title: str) -> dict[str, str]:
+    folder = f"coursetools/lessons/lesson{number:02d}"
+    fields = {"number": number, "slug": slug, "title": title}
+    return {f"{folder}/__init__.py": _INIT_TEMPLATE.format(**fields),
+            f"{folder}/checks.py": _CHECKS_TEMPLATE.format(**fields)}
+
+
+def _tests(number: int) -> str:
+    return _TESTS_TEMPLATE.format(number=number)
 
 
 def _kernelspec() -> dict:

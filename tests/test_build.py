@@ -9,7 +9,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from coursetools import schema
-from coursetools.build import BuildError, assigned_names, build_all, build_exercise_notebook, strip_solutions
+from coursetools.build import (BuildError, assigned_names, build_all, build_exercise_notebook, exercise_name, solution_name,
+                               strip_solutions)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,8 +23,17 @@ def test_exercises_are_up_to_date():
 def test_every_solution_has_an_exercise_and_a_lesson():
     solutions = sorted(p.name for p in (ROOT / "solutions").glob("*.ipynb"))
     assert solutions, "no solution notebooks"
-    assert solutions == sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
-    assert set(solutions) <= {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert [exercise_name(name) for name in solutions] == sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
+    lessons = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert {name.replace("_solutions_", "_lesson_", 1) for name in solutions} <= lessons
+
+
+def test_the_three_notebooks_of_a_lesson_have_different_names():
+    """A JupyterLab tab shows only the file's name: the lesson, its exercises and their solutions must differ."""
+    names = [p.name for folder in ("notebooks", "solutions", "exercises") for p in (ROOT / folder).glob("*.ipynb")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert exercise_name("04_solutions_skip_connections.ipynb") == "04_skip_connections.ipynb"
+    assert solution_name("04_skip_connections.ipynb") == "04_solutions_skip_connections.ipynb"
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "exercises").glob("*.ipynb")), ids=lambda p: p.name)

@@ -90,3 +90,31 @@ def test_in_a_fresh_process_redefining_or_patching_the_reporter_changes_nothing(
     assert np.array_equal(forged["outputs"], np.arange(6).reshape(2, 3)), "the layer returns its input: no forgery"
     honest = report_on(DOUBLE, tmp_path / "honest", python=sys.executable, env=env)
     assert np.array_equal(honest["outputs"], 2 * np.arange(6).reshape(2, 3))
+
+
+def test_the_marker_of_grader_kernels_is_the_grader_s():
+    """A kernel the grader starts never starts report processes ahead (grading reports on classes itself)."""
+    from coursetools.class_runner import GRADER_KERNEL
+    from coursetools.grading.kernel import RUN_MARKER
+
+    assert GRADER_KERNEL == RUN_MARKER
+
+
+def test_no_process_is_started_ahead_outside_a_notebook(monkeypatch):
+    import coursetools.class_runner as runner
+
+    started = []
+    monkeypatch.setattr(runner, "start_process", lambda **kwargs: started.append(kwargs))
+    runner.prewarm_in_notebook()
+    assert started == []
+
+
+@pytest.mark.kernels
+def test_a_process_started_ahead_serves_one_job(tmp_path):
+    from coursetools.class_runner import start_process
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = start_process(python=sys.executable, env=env)
+    report = report_on(DOUBLE, tmp_path, process=process)
+    assert np.array_equal(report["outputs"], 2 * np.arange(6).reshape(2, 3))
+    assert process.returncode == 0

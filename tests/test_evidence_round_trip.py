@@ -174,3 +174,37 @@ def test_expect_int_accepts_python_and_numpy_integers():
 
     for value in (1210, np.int64(1210), np.int32(1210), np.prod([10, 121])):
         assert expect_int(as_graded({"v": value})["v"]) == 1210
+
+
+def test_a_model_keras_cannot_rebuild_is_not_called_a_lambda_layer():
+    """Issue 15: every model that failed to load was told "a Lambda layer"; say what really failed."""
+    import keras
+    from keras import layers
+
+    from coursetools.expect import expect_model
+    from coursetools.feedback import Mistake
+
+    pixels = keras.Input(shape=(8,), name="pixels")
+    hidden = layers.Dense(4, name="hidden")(pixels)
+    encoder = keras.Model(pixels, layers.Dense(2, name="code")(hidden), name="encoder")
+    image = keras.Input(shape=(8,))
+    both = keras.Model(image, {"hidden": encoder.get_layer("hidden")(image), "code": encoder(image)})
+    loaded = as_graded({"model": both})["model"]
+    with pytest.raises(Mistake) as caught:
+        expect_model(loaded, "`inspector`")
+    card = f"{caught.value.problem} {caught.value.found} {caught.value.hint}"
+    assert "cannot be loaded back" in card and "Keras cannot load back (ValueError:" in card
+    assert "Lambda layer" not in caught.value.found and "nested model" in caught.value.found
+
+
+def test_a_lambda_layer_is_named_as_such():
+    import keras
+    from keras import layers
+
+    from coursetools.expect import Unexportable
+
+    inputs = keras.Input(shape=(3,))
+    model = keras.Model(inputs, layers.Lambda(lambda x: x * 2)(inputs))
+    loaded = as_graded({"model": model})["model"]
+    assert isinstance(loaded, Unexportable) and loaded.nature == "unloadable"
+    assert "Lambda layer" in loaded.description and "`Lambda`" in loaded.description

@@ -52,7 +52,7 @@ def test_unsolved_exercises_fail_exactly_at_their_checks(tmp_path):
 def test_a_solved_notebook_passes_the_self_check_without_a_stored_verdict(tmp_path):
     """The exercise notebooks store no ✅ line; the self-check supplies it, detail aside."""
     solved = tmp_path / "01_layers.ipynb"
-    nb = nbformat.read(ROOT / "solutions" / "01_layers.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / "01_solutions_layers.ipynb", as_version=4)
     for cell in nb.cells:
         if schema.is_check(cell):
             cell.outputs = []

@@ -40,9 +40,9 @@ def test_lab_opens_the_start_page_with_the_course_settings():
 
 
 def test_a_path_on_the_command_line_opens_that_file_instead():
-    args = course.lab_arguments(["notebooks/02_sequential.ipynb"])
+    args = course.lab_arguments(["notebooks/02_lesson_sequential.ipynb"])
     assert _option(args, "LabApp.default_url") is None
-    assert args[-1] == "notebooks/02_sequential.ipynb"
+    assert args[-1] == "notebooks/02_lesson_sequential.ipynb"
 
 
 def test_the_course_settings_name_real_jupyterlab_settings():
@@ -87,8 +87,8 @@ def test_executing_a_notebook_prints_no_kernel_log(tmp_path):
 def test_the_benchmark_table_keeps_its_columns_for_long_paths():
     from coursetools.benchmark import NotebookCost, report
 
-    costs = [NotebookCost("notebooks/05_multiple_inputs_outputs.ipynb", 12.1, 1, 3.0, 738),
-             NotebookCost("notebooks/01_layers.ipynb", 4.8, 1, 2.8, 639)]
+    costs = [NotebookCost("notebooks/05_lesson_multiple_inputs_outputs.ipynb", 12.1, 1, 3.0, 738),
+             NotebookCost("notebooks/01_lesson_layers.ipynb", 4.8, 1, 2.8, 639)]
     header, *rows = report(costs).splitlines()[:3]
     wall_end = header.index("wall s") + len("wall s")
     for row, cost in zip(rows, costs):

@@ -47,8 +47,12 @@ def stdout(text: str):
         ("import sys; print('noise', file=sys.stderr)", [], False),
         ("print(hex(id(object())))", [stdout("0x7f0123456789\n")], True),
         ("print('3ms/step')", [stdout("12ms/step\n")], True),
+        ("print('accuracy \u22480.93')", [stdout("accuracy \u22480.91\n")], True),
+        ("print('accuracy \u22480.93 on 10 digits')", [stdout("accuracy \u22480.93 on 12 digits\n")], False),
+        ("print('accuracy 0.93')", [stdout("accuracy 0.91\n")], False),
     ],
-    ids=["same", "changed-stdout", "unexpected-stderr", "address-masked", "step-time-masked"],
+    ids=["same", "changed-stdout", "unexpected-stderr", "address-masked", "step-time-masked", "measured-number-masked",
+         "words-around-a-measured-number-compared", "unmarked-number-compared"],
 )
 def test_strict_comparison(tmp_path, source, stored, passes):
     result = strict_nbval(notebook_with(tmp_path / "probe.ipynb", source, stored))

@@ -17,10 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from coursetools.lessons import all_lessons
+
 pytestmark = pytest.mark.kernels
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ["tests/test_lesson_layout.py", "tests/test_schema.py", "tests/test_notebook_hygiene.py", "tests/test_build.py"]
+NEXT = max(lesson.number for lesson in all_lessons()) + 1  # the number the next lesson gets
+LESSON_NB = f"notebooks/{NEXT:02d}_lesson_a_throwaway_lesson.ipynb"
+SOLUTION_NB = f"solutions/{NEXT:02d}_solutions_a_throwaway_lesson.ipynb"
+EXERCISE_NB = f"exercises/{NEXT:02d}_a_throwaway_lesson.ipynb"
 
 
 def copy_course(target: Path) -> Path:
@@ -37,7 +43,7 @@ def copy_course(target: Path) -> Path:
 def course(tmp_path_factory):
     copy = copy_course(tmp_path_factory.mktemp("course"))
     env = {**os.environ, "PYTHONPATH": str(copy)}
-    made = subprocess.run([sys.executable, "-m", "coursetools", "new-lesson", "8", "A throwaway lesson"], cwd=copy,
+    made = subprocess.run([sys.executable, "-m", "coursetools", "new-lesson", str(NEXT), "A throwaway lesson"], cwd=copy,
                           env=env, capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stdout + made.stderr
     return copy, env, made.stdout
@@ -45,21 +51,20 @@ def course(tmp_path_factory):
 
 def test_it_writes_the_lesson_s_files_and_table_rows(course):
     copy, _, printed = course
-    for relative in ("coursetools/lessons/lesson08/__init__.py", "coursetools/lessons/lesson08/checks.py",
-                     "tests/lessons/test_lesson08.py", "notebooks/08_a_throwaway_lesson.ipynb",
-                     "solutions/08_a_throwaway_lesson.ipynb", "exercises/08_a_throwaway_lesson.ipynb"):
+    for relative in (f"coursetools/lessons/lesson{NEXT:02d}/__init__.py", f"coursetools/lessons/lesson{NEXT:02d}/checks.py",
+                     f"tests/lessons/test_lesson{NEXT:02d}.py", LESSON_NB,
+                     SOLUTION_NB, EXERCISE_NB):
         assert (copy / relative).is_file(), relative
         assert f"wrote: {relative}" in printed
     for page in ("README.md", "START_HERE.md"):
-        assert "(notebooks/08_a_throwaway_lesson.ipynb)" in (copy / page).read_text(encoding="utf-8")
+        assert f"({LESSON_NB})" in (copy / page).read_text(encoding="utf-8")
 
 
 def test_the_new_lesson_passes_the_course_s_tests(course):
     copy, env, _ = course
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/lessons/test_lesson08.py", *STATIC,
-         "--nbval", "--nbval-current-env", "notebooks/08_a_throwaway_lesson.ipynb",
-         "solutions/08_a_throwaway_lesson.ipynb"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"tests/lessons/test_lesson{NEXT:02d}.py", *STATIC,
+         "--nbval", "--nbval-current-env", LESSON_NB, SOLUTION_NB],
         cwd=copy, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failed" not in run.stdout
@@ -67,6 +72,6 @@ def test_the_new_lesson_passes_the_course_s_tests(course):
 
 def test_a_lesson_that_exists_is_refused(course):
     copy, env, _ = course
-    again = subprocess.run([sys.executable, "-m", "coursetools", "new-lesson", "8", "Another"], cwd=copy, env=env,
+    again = subprocess.run([sys.executable, "-m", "coursetools", "new-lesson", str(NEXT), "Another"], cwd=copy, env=env,
                            capture_output=True, text=True, timeout=120)
-    assert again.returncode == 2 and "lesson 8 exists already" in again.stderr
+    assert again.returncode == 2 and f"lesson {NEXT} exists already" in again.stderr

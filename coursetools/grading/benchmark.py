@@ -30,6 +30,7 @@ from typing import Any
 import nbformat
 
 from coursetools import schema
+from coursetools.build import solution_name
 from coursetools.benchmark import PeakMemory
 
 _ASSIGNED = re.compile(r"^(\w+) = not_done\(", re.M)
@@ -45,7 +46,7 @@ def synthetic_class(root: Path, target: Path, learners: int, seed: int = 2024) -
         folder.mkdir(parents=True)
         untouched = n % 10 == 9  # one learner in ten hands in nothing new
         for name in names:
-            solution = nbformat.read(root / "solutions" / name, as_version=4)
+            solution = nbformat.read(root / "solutions" / solution_name(name), as_version=4)
             exercise = nbformat.read(root / "exercises" / name, as_version=4)
             for ex in schema.exercises_in(exercise):
                 kind = "unsolved" if untouched else rng.choices(["solved", "unsolved", "wrong"], [6, 2, 2])[0]

@@ -374,173 +374,219 @@ def _pct(part: float, whole: float) -> str:
     return f"{100.0 * part / whole:.0f}%" if whole else "-"
 
 
-def render(rows: list[Row], facts: LogFacts, links: dict[str, str] | None = None) -> str:
-    """The page for these rows of grades.csv and these facts of grading.log."""
-    links = links or {}
-    names = learners(rows)
-    pairs = exercises(rows)
+@dataclass
+class _Summary:
+    """What every section of the page reads: the grid of rows, totals, counts, the hardest exercises first."""
+
+    names: list[str]
+    pairs: list[tuple[str, str]]
+    ex_ids: list[str]
+    notebook_of: dict[str, str]
+    size: int
+    cell: dict[tuple[str, str], Row]
+    totals: dict[str, float]
+    possible: float
+    max_of: dict[str, float]
+    counts: dict[str, Counter]
+    overall: Counter
+    hardest: list[str]
+    values: list[float]
+    notebook_count: int
+
+
+def _summarise(rows: list[Row]) -> _Summary:
+    names, pairs = learners(rows), exercises(rows)
     ex_ids = [ex for _, ex in pairs]
-    notebook_of = {ex: nb for nb, ex in pairs}
-    size = len(names)
-    cell: dict[tuple[str, str], Row] = {(r.learner, r.exercise): r for r in rows}
     totals = {name: 0.0 for name in names}
     possible_of: dict[str, float] = {name: 0.0 for name in names}
     max_of: dict[str, float] = {}
+    counts: dict[str, Counter] = {ex: Counter() for ex in ex_ids}
+    overall: Counter = Counter()
     for r in rows:
         totals[r.learner] += r.points
         possible_of[r.learner] += r.max_points
         max_of.setdefault(r.exercise, r.max_points)
-    possible = max(possible_of.values(), default=0.0)
-    counts: dict[str, Counter] = {ex: Counter() for ex in ex_ids}
-    overall: Counter = Counter()
-    for r in rows:
         counts[r.exercise][r.state] += 1
         overall[r.state] += 1
+    size = len(names)
     hardest = sorted(ex_ids, key=lambda ex: (counts[ex][PASSED] / max(1, size), ex_ids.index(ex)))
-    mistakes = mistakes_by_exercise(rows)
-    values = sorted(totals.values())
+    return _Summary(names, pairs, ex_ids, {ex: nb for nb, ex in pairs}, size,
+                    {(r.learner, r.exercise): r for r in rows}, totals, max(possible_of.values(), default=0.0),
+                    max_of, counts, overall, hardest, sorted(totals.values()), len(notebooks(rows)))
 
-    out: list[str] = []
-    add = out.append
-    add("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">")
-    add(f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_csp()}\">")  # no quote of its own
-    add("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-    add(f"<title>Class report: {size} learner(s), {len(ex_ids)} exercise(s)</title>")
-    add(f"<style>{_STYLE}</style>\n</head>\n<body>")
-    add("<h1>Class report</h1>")
-    add(f"<p class=\"muted\">{size} learner(s) &middot; {len(ex_ids)} exercise(s) in {len(notebooks(rows))} "
-        f"notebook(s) &middot; {points_text(possible)} point(s) possible. Made from <code>grades.csv</code> and "
-        "<code>grading.log</code> of this folder; each learner's details are in <code>feedback/</code>.</p>")
-    add("<nav><a href=\"#totals\">Totals</a><a href=\"#exercises\">Pass rate per exercise</a>"
-        "<a href=\"#mistakes\">Common mistakes</a><a href=\"#limits\">Limits and faults</a>"
-        "<a href=\"#grid\">Learners &times; exercises</a></nav>")
-    add("<p class=\"chips\">" + "".join(
-        f"<span><span class=\"key {CLASSES[s]}\">{LETTERS[s]}</span> {esc(s)}: {overall[s]}</span>" for s in STATES)
-        + "</p>")
+
+def render(rows: list[Row], facts: LogFacts, links: dict[str, str] | None = None) -> str:
+    """The page for these rows of grades.csv and these facts of grading.log."""
+    s = _summarise(rows)
+    out = [*_head(s, facts), *_totals_section(s), *_exercises_section(s),
+           *_mistakes_section(s, mistakes_by_exercise(rows), facts), *_limits_section(facts),
+           *_grid_section(s, links or {}), *_foot()]
+    return "\n".join(out)
+
+
+def _head(s: _Summary, facts: LogFacts) -> list[str]:
+    out = ["<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">",
+           f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_csp()}\">",  # no quote of its own
+           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+           f"<title>Class report: {s.size} learner(s), {len(s.ex_ids)} exercise(s)</title>",
+           f"<style>{_STYLE}</style>\n</head>\n<body>",
+           "<h1>Class report</h1>",
+           f"<p class=\"muted\">{s.size} learner(s) &middot; {len(s.ex_ids)} exercise(s) in {s.notebook_count} "
+           f"notebook(s) &middot; {points_text(s.possible)} point(s) possible. Made from <code>grades.csv</code> and "
+           "<code>grading.log</code> of this folder; each learner's details are in <code>feedback/</code>.</p>",
+           "<nav><a href=\"#totals\">Totals</a><a href=\"#exercises\">Pass rate per exercise</a>"
+           "<a href=\"#mistakes\">Common mistakes</a><a href=\"#limits\">Limits and faults</a>"
+           "<a href=\"#grid\">Learners &times; exercises</a></nav>",
+           "<p class=\"chips\">" + "".join(
+               f"<span><span class=\"key {CLASSES[st]}\">{LETTERS[st]}</span> {esc(st)}: {s.overall[st]}</span>"
+               for st in STATES) + "</p>"]
     if facts.unsandboxed:
-        add("<p><strong>Warning:</strong> kernels ran without the sandbox for some or all notebooks "
-            "(see <code>WARNING: NO SANDBOX</code> in grading.log).</p>")
+        out.append("<p><strong>Warning:</strong> kernels ran without the sandbox for some or all notebooks "
+                   "(see <code>WARNING: NO SANDBOX</code> in grading.log).</p>")
+    return out
 
-    # totals
-    add("<section id=\"totals\"><h2>Distribution of totals</h2>")
+
+def _totals_section(s: _Summary) -> list[str]:
+    out = ["<section id=\"totals\"><h2>Distribution of totals</h2>"]
+    values, possible = s.values, s.possible
     if values:
-        add(f"<img class=\"chart\" alt=\"Histogram of the learners' totals out of {esc(points_text(possible))} points\" "
-            f"src=\"{totals_chart(values, possible)}\">")
+        out.append(f"<img class=\"chart\" alt=\"Histogram of the learners' totals out of {esc(points_text(possible))} "
+                   f"points\" src=\"{totals_chart(values, possible)}\">")
         quartiles = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
-        add(f"<p>Median <strong>{esc(points_text(statistics.median(values)))}</strong> of {esc(points_text(possible))}"
-            f" &middot; mean {statistics.fmean(values):.1f} &middot; quartiles {quartiles[0]:g} / {quartiles[2]:g}"
-            f" &middot; lowest {esc(points_text(values[0]))}, highest {esc(points_text(values[-1]))} &middot; "
-            f"{sum(1 for v in values if v == possible)} learner(s) with every point, "
-            f"{sum(1 for v in values if v == 0)} with none.</p>")
-    add("</section>")
+        out.append(f"<p>Median <strong>{esc(points_text(statistics.median(values)))}</strong> of "
+                   f"{esc(points_text(possible))} &middot; mean {statistics.fmean(values):.1f} &middot; quartiles "
+                   f"{quartiles[0]:g} / {quartiles[2]:g} &middot; lowest {esc(points_text(values[0]))}, highest "
+                   f"{esc(points_text(values[-1]))} &middot; {sum(1 for v in values if v == possible)} learner(s) with "
+                   f"every point, {sum(1 for v in values if v == 0)} with none.</p>")
+    out.append("</section>")
+    return out
 
-    # pass rate per exercise
-    add("<section id=\"exercises\"><h2>Pass rate per exercise, hardest first</h2>")
-    if ex_ids:
-        add(f"<img class=\"chart\" alt=\"Stacked bars per exercise: passed, failed, not done, error, missing, "
-            f"hardest exercise first\" src=\"{pass_rate_chart(hardest, counts, size)}\">")
-        add("<details><summary>The numbers</summary><table class=\"list\"><thead><tr><th>exercise</th>"
-            "<th>notebook</th><th class=\"num\">points</th><th class=\"num\">passed</th>"
-            + "".join(f"<th class=\"num\">{esc(s)}</th>" for s in STATES) + "</tr></thead><tbody>")
-        for ex in hardest:
-            add(f"<tr><td>{esc(ex)}</td><td>{esc(notebook_of[ex])}</td><td class=\"num\">{esc(points_text(max_of[ex]))}</td>"
-                f"<td class=\"num\">{_pct(counts[ex][PASSED], size)}</td>"
-                + "".join(f"<td class=\"num\">{counts[ex][s]}</td>" for s in STATES) + "</tr>")
-        add("</tbody></table></details>")
-    add("</section>")
 
-    # mistakes
-    add("<section id=\"mistakes\"><h2>Most common mistakes per exercise</h2>")
-    add("<p class=\"muted\">Grouped by the mistake the check named (the first line of its card), hardest exercise "
-        "first, with the check's own <em>expected</em> and <em>hint</em> lines and what its learners' answers most "
-        "often were. "
-        "&ldquo;Not done yet&rdquo; is not counted here: see the pass rate above.</p>")
+def _exercises_section(s: _Summary) -> list[str]:
+    out = ["<section id=\"exercises\"><h2>Pass rate per exercise, hardest first</h2>"]
+    if s.ex_ids:
+        out.append(f"<img class=\"chart\" alt=\"Stacked bars per exercise: passed, failed, not done, error, missing, "
+                   f"hardest exercise first\" src=\"{pass_rate_chart(s.hardest, s.counts, s.size)}\">")
+        out.append("<details><summary>The numbers</summary><table class=\"list\"><thead><tr><th>exercise</th>"
+                   "<th>notebook</th><th class=\"num\">points</th><th class=\"num\">passed</th>"
+                   + "".join(f"<th class=\"num\">{esc(st)}</th>" for st in STATES) + "</tr></thead><tbody>")
+        for ex in s.hardest:
+            out.append(f"<tr><td>{esc(ex)}</td><td>{esc(s.notebook_of[ex])}</td><td class=\"num\">"
+                       f"{esc(points_text(s.max_of[ex]))}</td><td class=\"num\">{_pct(s.counts[ex][PASSED], s.size)}</td>"
+                       + "".join(f"<td class=\"num\">{s.counts[ex][st]}</td>" for st in STATES) + "</tr>")
+        out.append("</tbody></table></details>")
+    out.append("</section>")
+    return out
+
+
+def _mistakes_section(s: _Summary, mistakes: dict, facts: LogFacts) -> list[str]:
+    out = ["<section id=\"mistakes\"><h2>Most common mistakes per exercise</h2>",
+           "<p class=\"muted\">Grouped by the mistake the check named (the first line of its card), hardest exercise "
+           "first, with the check's own <em>expected</em> and <em>hint</em> lines and what its learners' answers most "
+           "often were. "
+           "&ldquo;Not done yet&rdquo; is not counted here: see the pass rate above.</p>"]
     if any(mistakes.values()):
-        add("<table class=\"list mistakes\"><thead><tr><th>exercise</th><th class=\"num\">learners</th>"
-            "<th>mistake the check named</th><th>what the check tells them</th><th>most often found</th>"
-            "</tr></thead><tbody>")
-        for ex in hardest:
-            found = mistakes.get(ex, [])
-            for number, m in enumerate(found[:MISTAKES_SHOWN]):
-                advice = "".join(f"<div>{esc_code(a)}</div>" for a in m.advice)
-                seen = (f"{esc_code(m.found[0].removeprefix('found:').strip())} ({m.found[1]} of {m.learners})"
-                        if m.found else "")
-                label = " <span class=\"key e\" title=\"error\">E</span>" if m.status == ERROR else ""
-                if m.wordings > 1:
-                    label += f"<div class=\"advice\">and {m.wordings - 1} more wording(s) with other values</div>"
-                first = " class=\"first\"" if number == 0 else ""
-                add(f"<tr{first}><td>{esc(ex) if number == 0 else ''}</td><td class=\"num\">{m.learners}</td>"
-                    f"<td class=\"mistake\">{esc_code(m.text)}{label}</td><td class=\"advice\">{advice}</td>"
-                    f"<td class=\"advice\">{seen}</td></tr>")
-            if len(found) > MISTAKES_SHOWN:
-                rest = found[MISTAKES_SHOWN:]
-                add(f"<tr><td></td><td class=\"num\">{sum(m.learners for m in rest)}</td>"
-                    f"<td class=\"muted\" colspan=\"3\">{len(rest)} other mistake(s)</td></tr>")
-        add("</tbody></table>")
+        out.append("<table class=\"list mistakes\"><thead><tr><th>exercise</th><th class=\"num\">learners</th>"
+                   "<th>mistake the check named</th><th>what the check tells them</th><th>most often found</th>"
+                   "</tr></thead><tbody>")
+        for ex in s.hardest:
+            out += _mistake_rows(ex, mistakes.get(ex, []))
+        out.append("</tbody></table>")
     else:
-        add("<p>No failed or error rows apart from exercises not done yet.</p>")
+        out.append("<p>No failed or error rows apart from exercises not done yet.</p>")
     if facts.hidden_failures:
         listed = ", ".join(f"{esc(ex)} &times;{n}" for ex, n in sorted(
-            facts.hidden_failures.items(), key=lambda item: ex_ids.index(item[0]) if item[0] in ex_ids else 0))
-        add(f"<p>Answers that passed the notebook's check but failed a hidden check: {listed} "
-            "(learners read only the hint; which check failed is in grading.log).</p>")
-    add("</section>")
+            facts.hidden_failures.items(), key=lambda item: s.ex_ids.index(item[0]) if item[0] in s.ex_ids else 0))
+        out.append(f"<p>Answers that passed the notebook's check but failed a hidden check: {listed} "
+                   "(learners read only the hint; which check failed is in grading.log).</p>")
+    out.append("</section>")
+    return out
 
-    # limits and faults
-    add("<section id=\"limits\"><h2>Limits hit and grader faults</h2>")
+
+def _mistake_rows(ex: str, found: list) -> list[str]:
+    out = []
+    for number, m in enumerate(found[:MISTAKES_SHOWN]):
+        advice = "".join(f"<div>{esc_code(a)}</div>" for a in m.advice)
+        seen = (f"{esc_code(m.found[0].removeprefix('found:').strip())} ({m.found[1]} of {m.learners})"
+                if m.found else "")
+        label = " <span class=\"key e\" title=\"error\">E</span>" if m.status == ERROR else ""
+        if m.wordings > 1:
+            label += f"<div class=\"advice\">and {m.wordings - 1} more wording(s) with other values</div>"
+        first = " class=\"first\"" if number == 0 else ""
+        out.append(f"<tr{first}><td>{esc(ex) if number == 0 else ''}</td><td class=\"num\">{m.learners}</td>"
+                   f"<td class=\"mistake\">{esc_code(m.text)}{label}</td><td class=\"advice\">{advice}</td>"
+                   f"<td class=\"advice\">{seen}</td></tr>")
+    if len(found) > MISTAKES_SHOWN:
+        rest = found[MISTAKES_SHOWN:]
+        out.append(f"<tr><td></td><td class=\"num\">{sum(m.learners for m in rest)}</td>"
+                   f"<td class=\"muted\" colspan=\"3\">{len(rest)} other mistake(s)</td></tr>")
+    return out
+
+
+def _limits_section(facts: LogFacts) -> list[str]:
+    out = ["<section id=\"limits\"><h2>Limits hit and grader faults</h2>"]
     if facts.verdict_deaths:
-        add(f"<p><strong>The verdict process died unexpectedly {facts.verdict_deaths} time(s)</strong> (a crash, or a "
-            "kill from outside the grader): see SUSPICIOUS in grading.log.</p>")
+        out.append(f"<p><strong>The verdict process died unexpectedly {facts.verdict_deaths} time(s)</strong> (a crash, "
+                   "or a kill from outside the grader): see SUSPICIOUS in grading.log.</p>")
     if facts.events:
         kinds = Counter(e.kind for e in facts.events)
-        add("<p>" + " &middot; ".join(f"{esc(k)}: {n}" for k, n in sorted(kinds.items())) + "</p>")
-        add("<table class=\"list\"><thead><tr><th>learner</th><th>notebook</th><th>what</th><th>details</th>"
-            "</tr></thead><tbody>")
+        out.append("<p>" + " &middot; ".join(f"{esc(k)}: {n}" for k, n in sorted(kinds.items())) + "</p>")
+        out.append("<table class=\"list\"><thead><tr><th>learner</th><th>notebook</th><th>what</th><th>details</th>"
+                   "</tr></thead><tbody>")
         for e in facts.events:
-            add(f"<tr><td>{esc(e.learner)}</td><td>{esc(e.notebook)}</td><td>{esc(e.kind)}</td>"
-                f"<td class=\"advice\">{esc(e.detail[:300])}</td></tr>")
-        add("</tbody></table>")
+            out.append(f"<tr><td>{esc(e.learner)}</td><td>{esc(e.notebook)}</td><td>{esc(e.kind)}</td>"
+                       f"<td class=\"advice\">{esc(e.detail[:300])}</td></tr>")
+        out.append("</tbody></table>")
     else:
-        add("<p>No notebook hit a limit (time, memory, output), lost its kernel or its verdict; no grader faults.</p>")
-    add("</section>")
+        out.append("<p>No notebook hit a limit (time, memory, output), lost its kernel or its verdict; no grader "
+                   "faults.</p>")
+    out.append("</section>")
+    return out
 
-    # the grid
-    add("<section id=\"grid\"><h2>Learners &times; exercises</h2>")
-    add("<p>" + " ".join(f"<span class=\"key {CLASSES[s]}\">{LETTERS[s]}</span> {esc(s)}" for s in STATES)
-        + " <span class=\"muted\">&middot; click a column to sort (a state column: problems first); hover a cell for "
-          "the mistake; a name opens the learner's feedback file.</span></p>")
-    add("<div class=\"grid\"><table class=\"sortable\"><thead><tr>"
-        "<th class=\"corner\" data-kind=\"text\">learner</th>"
-        f"<th data-kind=\"num\" title=\"points out of {esc(points_text(possible))}\">total</th>")
+
+def _grid_section(s: _Summary, links: dict[str, str]) -> list[str]:
+    out = ["<section id=\"grid\"><h2>Learners &times; exercises</h2>",
+           "<p>" + " ".join(f"<span class=\"key {CLASSES[st]}\">{LETTERS[st]}</span> {esc(st)}" for st in STATES)
+           + " <span class=\"muted\">&middot; click a column to sort (a state column: problems first); hover a cell "
+             "for the mistake; a name opens the learner's feedback file.</span></p>",
+           "<div class=\"grid\"><table class=\"sortable\"><thead><tr>"
+           "<th class=\"corner\" data-kind=\"text\">learner</th>"
+           f"<th data-kind=\"num\" title=\"points out of {esc(points_text(s.possible))}\">total</th>"]
     previous = None
-    for nb, ex in pairs:
+    for nb, ex in s.pairs:
         edge = " nb" if nb != previous else ""
         previous = nb
-        add(f"<th class=\"{edge.strip()}\" data-kind=\"state\" data-first=\"desc\" title=\"{esc(nb)}\">{esc(ex)}</th>")
-    add("</tr></thead><tbody>")
-    starts = {ex for i, (nb, ex) in enumerate(pairs) if i == 0 or pairs[i - 1][0] != nb}
-    for name in names:
-        shown = esc(name)
-        link = links.get(name)
-        label = f"<a href=\"{esc(link)}\">{shown}</a>" if link else shown
-        line = [f"<tr><th scope=\"row\" title=\"{shown}\">{label}</th>"
-                f"<td class=\"num\" data-v=\"{totals[name]:g}\">{esc(points_text(totals[name]))}</td>"]
-        for ex in ex_ids:
-            r = cell.get((name, ex))
-            state = r.state if r else MISSING
-            classes = f"s {CLASSES[state]}" + (" nb" if ex in starts else "")
-            tip = f" title=\"{esc(_short(mistake(r)))}\"" if r is not None and state in (FAILED, ERROR) else ""
-            line.append(f"<td class=\"{classes}\"{tip}>{LETTERS[state]}</td>")
-        add("".join(line) + "</tr>")
-    add("</tbody><tfoot><tr><td>passed</td><td></td>" + "".join(
-        f"<td class=\"{'nb' if ex in starts else ''}\">{_pct(counts[ex][PASSED], size)}</td>" for ex in ex_ids)
+        out.append(f"<th class=\"{edge.strip()}\" data-kind=\"state\" data-first=\"desc\" title=\"{esc(nb)}\">"
+                   f"{esc(ex)}</th>")
+    out.append("</tr></thead><tbody>")
+    starts = {ex for i, (nb, ex) in enumerate(s.pairs) if i == 0 or s.pairs[i - 1][0] != nb}
+    out += [_grid_row(s, name, links.get(name), starts) for name in s.names]
+    out.append("</tbody><tfoot><tr><td>passed</td><td></td>" + "".join(
+        f"<td class=\"{'nb' if ex in starts else ''}\">{_pct(s.counts[ex][PASSED], s.size)}</td>" for ex in s.ex_ids)
         + "</tr></tfoot></table></div></section>")
+    return out
 
-    add("<p class=\"muted\">Written by <code>python -m coursetools</code> (grade, merge or report). Statuses: passed; "
-        "failed (the check says what is wrong); not done (the placeholder is still there); error (the notebook "
-        "could not run to the check, or its answer could not be read); missing (no notebook, or no answer cell).</p>")
-    add(f"<script>{_SCRIPT}</script>\n</body>\n</html>\n")
-    return "\n".join(out)
+
+def _grid_row(s: _Summary, name: str, link: str | None, starts: set[str]) -> str:
+    shown = esc(name)
+    label = f"<a href=\"{esc(link)}\">{shown}</a>" if link else shown
+    line = [f"<tr><th scope=\"row\" title=\"{shown}\">{label}</th>"
+            f"<td class=\"num\" data-v=\"{s.totals[name]:g}\">{esc(points_text(s.totals[name]))}</td>"]
+    for ex in s.ex_ids:
+        r = s.cell.get((name, ex))
+        state = r.state if r else MISSING
+        classes = f"s {CLASSES[state]}" + (" nb" if ex in starts else "")
+        tip = f" title=\"{esc(_short(mistake(r)))}\"" if r is not None and state in (FAILED, ERROR) else ""
+        line.append(f"<td class=\"{classes}\"{tip}>{LETTERS[state]}</td>")
+    return "".join(line) + "</tr>"
+
+
+def _foot() -> list[str]:
+    return ["<p class=\"muted\">Written by <code>python -m coursetools</code> (grade, merge or report). Statuses: "
+            "passed; failed (the check says what is wrong); not done (the placeholder is still there); error (the "
+            "notebook could not run to the check, or its answer could not be read); missing (no notebook, or no "
+            "answer cell).</p>",
+            f"<script>{_SCRIPT}</script>\n</body>\n</html>\n"]
 
 
 def write_class_report(out_dir: Path) -> Path:

@@ -15,7 +15,7 @@ from coursetools.grading.grader import grade_learners
 from coursetools.grading.learners import read_learner
 from coursetools.grading.options import GradeOptions
 from coursetools.grading.outcome import PASSED, ExerciseResult, clip, format_points
-from coursetools.grading.release import pristine_dir
+from coursetools.grading.release import pristine_notebooks
 from coursetools.grading.snapshot import take_snapshot
 
 PASSED_LABEL, FAILED_LABEL, NOT_STARTED_LABEL = "passed", "failed", "not started"
@@ -31,7 +31,8 @@ def label(result: ExerciseResult, notebook_present: bool) -> str:
 
 def collect_progress(root: Path, exercises: Path | None = None, options: GradeOptions | None = None) -> list[tuple[ExerciseResult, str]]:
     """Each exercise's result and its progress label, in course order."""
-    snapshot = take_snapshot(root, pristine_dir(root))
+    with pristine_notebooks(root) as pristine:  # never exercises/ itself: that is what the learner edits
+        snapshot = take_snapshot(root, pristine)
     folder = exercises or root / "exercises"
     files = read_learner(folder, list(snapshot.pristine), display="you")
     options = replace(options or GradeOptions(), hidden=False)

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
 
 from coursetools import schema
-from coursetools.grading.snapshot import PACKAGE, is_hidden_path, library_files
+from coursetools.grading.snapshot import PACKAGE, CourseError, is_hidden_path, library_files
 
 TOP_FILES = ["README.md", "START_HERE.md", "course.py", "requirements.txt", "environment.yml", "pyproject.toml",
              "conftest.py", ".gitignore"]
@@ -102,7 +105,42 @@ def make_release(root: Path, out_dir: Path) -> dict[str, str]:
     return checksums
 
 
-def pristine_dir(root: Path) -> Path:
-    """Where ``progress`` finds the pristine exercises: the release copy, else ``exercises/``."""
+def released_pristine(root: Path) -> Path | None:
+    """The untouched exercises a release holds (``.course/pristine/``), if ``root`` is a release."""
     released = root / PRISTINE_DIR
-    return released if released.is_dir() else root / "exercises"
+    return released if released.is_dir() else None
+
+
+@contextmanager
+def pristine_notebooks(root: Path) -> Iterator[Path]:
+    """A folder of the untouched exercise notebooks that a learner's ``exercises/`` is compared with.
+
+    ``progress`` must tell a learner's saved work from the notebooks as handed out, so the
+    reference may never be the folder the learner edits:
+
+    * in a release: ``.course/pristine/``, written by ``release`` and never opened by the learner;
+    * in the course folder itself (a clone of the repository, Binder): built afresh from
+      ``solutions/`` by the exercise builder, into a temporary folder, on every run. The
+      build is deterministic and equals ``exercises/`` as the repository holds it (a test
+      keeps them equal), so it follows a ``git pull`` that changes the exercises, and no
+      learner edit in ``exercises/`` can leak into it;
+    * anywhere else there is nothing to compare with: :class:`CourseError`, saying so.
+    """
+    released = released_pristine(root)
+    if released is not None:
+        yield released
+        return
+    solutions = root / "solutions"
+    if not solutions.is_dir() or not any(solutions.glob("*.ipynb")):
+        raise CourseError(
+            f"{root} holds neither {PRISTINE_DIR}/ (a release) nor solutions/ (the course's own folder), so "
+            "there is no untouched copy of the exercises to tell your work from: run progress in the "
+            "folder you were given")
+    from coursetools.build import BuildError, build_all
+
+    with tempfile.TemporaryDirectory(prefix="course-pristine-") as folder:
+        try:
+            build_all(solutions, Path(folder), write=True)
+        except (BuildError, ValueError) as error:
+            raise CourseError(f"the exercise notebooks cannot be rebuilt from solutions/: {error}") from None
+        yield Path(folder)

@@ -66,7 +66,7 @@ def _prepare(snapshot: Any = None) -> Ready:
 
 def _load_message(label: str, error: BaseException) -> str:
     text = f"{type(error).__name__}: {error}"
-    if "safe_mode" in text or "Lambda" in text or "lambda" in text:
+    if "Lambda" in text or "lambda" in text:
         return (f"`{label}` contains Python code (a lambda or a custom function), which the grader "
                 "does not run, for safety. Use built-in Keras layers and activations instead.")
     if "Could not locate" in text or "custom" in text.lower() and "object" in text.lower():

@@ -10,9 +10,11 @@ Everything of one lesson that is code lives in ``coursetools/lessons/lessonNN/``
 * ``tools.py`` (optional): course code that its check cells run in the learner's kernel;
 * ``hidden.py`` (optional): instructor-only checks, never released.
 
-A lesson's notebooks are named after it: ``notebooks/NN_slug.ipynb`` (the lesson),
-``solutions/...`` (the exercises solved: the source) and ``exercises/...`` (built from
-the solutions). Nothing here imports Keras.
+A lesson's notebooks are named after it: ``notebooks/NN_lesson_slug.ipynb`` (the lesson),
+``solutions/NN_solutions_slug.ipynb`` (the exercises solved: the source) and
+``exercises/NN_slug.ipynb`` (built from the solutions; the name learners hand in). Three
+different names, because a JupyterLab tab shows only the file's name. Nothing here
+imports Keras.
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ class Lesson:
 
     @property
     def lesson_notebook(self) -> str:
-        return f"notebooks/{self.stem}.ipynb"
+        return f"notebooks/{self.number:02d}_lesson_{self.slug}.ipynb"
 
     @property
     def solution_notebook(self) -> str:
-        return f"solutions/{self.stem}.ipynb"
+        return f"solutions/{self.number:02d}_solutions_{self.slug}.ipynb"
 
     @property
     def exercise_notebook(self) -> str:

@@ -213,7 +213,7 @@ SANDBOX_TRICKS = {
     "read-solutions": in_answer(USE_IF_READABLE + textwrap.dedent("""
         for _place in _places:
             try:
-                _nb = json.loads((_place / "solutions" / "01_layers.ipynb").read_text())
+                _nb = json.loads((_place / "solutions" / "01_solutions_layers.ipynb").read_text())
             except (OSError, ValueError):
                 continue
             for _cell in _nb["cells"]:

@@ -4,9 +4,10 @@ and run with its ``run_autograder`` against a solved, a wrong and a misnamed sub
 lesson 1 exercise notebook; results.json is read back as Gradescope would.
 
 ``setup.sh`` runs for real, except for what needs the network: the Debian packages
-(``AUTOGRADER_NO_APT=1``; this machine has them) and the pinned requirements, which the
-package's ``course/.venv`` links to this course's environment (``course.py setup`` then
-finds it up to date).
+(``AUTOGRADER_NO_APT=1``; this machine has them) and the pinned requirements. The package's
+``course/.venv`` is this course's environment copied as hard links and made that folder's
+(see ``borrowed_venv``): a symlink to this course's .venv would run this folder's code, and
+``course.py`` refuses it. ``course.py setup`` then finds it up to date.
 """
 
 from __future__ import annotations
@@ -65,6 +66,27 @@ def test_the_zip_holds_the_scripts_and_the_grader_but_no_solutions(package, tmp_
     assert refused.returncode == 2 and "not an exercise notebook" in refused.stderr
 
 
+def borrowed_venv(course: Path) -> None:
+    """``course/.venv``: this course's environment copied as hard links (seconds, no space), made ``course``'s.
+
+    Its scripts (which start this folder's Python) and this folder's editable install are
+    dropped, and a ``.pth`` file puts ``course`` on the path instead: the package's own
+    coursetools is what grades. A copy rather than a symlink, because the kernel sandbox
+    mounts the venv's real path.
+    """
+    folder = course / ".venv"
+    if subprocess.run(["cp", "-al", str(ROOT / ".venv"), str(folder)], capture_output=True).returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(["cp", "-a", str(ROOT / ".venv"), str(folder)], check=True)  # another file system
+    site = next(folder.glob("lib/python*/site-packages"))
+    for path in [*site.glob("coursetools-*.dist-info"), *site.glob("__editable__*coursetools*")]:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for script in (folder / "bin").iterdir():
+        if not script.name.startswith("python"):
+            script.unlink()
+    (site / "course.pth").write_text(f"{course}\n", encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def autograder(package, tmp_path_factory) -> Path:
     """The /autograder layout Gradescope builds: source/ (the zip), setup.sh run, run_autograder copied up."""
@@ -73,12 +95,15 @@ def autograder(package, tmp_path_factory) -> Path:
         archive.extractall(root / "source")
         for info in archive.infolist():
             os.chmod(root / "source" / info.filename, (info.external_attr >> 16) & 0o777)
-    (root / "source" / "course" / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    borrowed_venv(root / "source" / "course")
     env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_NO_APT="1")
     setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], cwd=root / "source", env=env,
                            capture_output=True, text=True, timeout=900)
     assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-2000:]
     assert "environment up to date" in setup.stdout and "[setup.sh] ready" in setup.stdout
+    imported = subprocess.run([str(root / "source" / "course" / ".venv" / "bin" / "python"), "-c",
+                               "import coursetools; print(coursetools.__file__)"], cwd=root, capture_output=True, text=True)
+    assert imported.stdout.startswith(str(root / "source" / "course")), imported  # the package's grader is graded
     shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
     return root
 

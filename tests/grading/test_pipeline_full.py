@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 
+from coursetools.build import exercise_name
 from coursetools.grading.grader import grade_class
 from coursetools.grading.options import GradeOptions
 from coursetools.grading.report import write_report
@@ -23,7 +24,9 @@ def graded(tmp_path_factory):
     course = make_course(base / "course")
     snapshot = take_snapshot(course)
     submissions = base / "submissions"
-    shutil.copytree(course / "solutions", submissions / "solved")
+    (submissions / "solved").mkdir(parents=True)
+    for solved in (course / "solutions").glob("*.ipynb"):  # handed in under the exercise notebooks' names
+        shutil.copy2(solved, submissions / "solved" / exercise_name(solved.name))
     shutil.copytree(course / "exercises", submissions / "unsolved")
     before = checksums(submissions)
     # skip_untouched=False: the unsolved notebooks really run, placeholders and all.

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from coursetools.build import solution_name
 from coursetools.grading.release import PRISTINE_DIR, RELEASE_INFO, ReleaseError, make_release
 from fixtures.grading.classroom import LAYERS, LAYERS_EXERCISES, ROOT, make_course, set_answer
 
@@ -83,7 +84,7 @@ def test_instant_feedback_runs_from_the_release(released):
 
 def test_release_refuses_to_hand_out_answers(tmp_path):
     course = make_course(tmp_path / "course")
-    (course / "exercises" / LAYERS).write_bytes((course / "solutions" / LAYERS).read_bytes())
+    (course / "exercises" / LAYERS).write_bytes((course / "solutions" / solution_name(LAYERS)).read_bytes())
     with pytest.raises(ReleaseError, match="out of date"):
         make_release(course, tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

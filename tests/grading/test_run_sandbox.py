@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from coursetools.build import solution_name
 from coursetools.grading import cgroups
 from coursetools.grading import sandbox as sandboxing
 from coursetools.grading.options import Limits
@@ -79,7 +80,7 @@ _pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 findings = {
     "read solutions/": _attempt(_read(SOLUTION)),
     "read hidden checks": _attempt(_read(HIDDEN)),
-    "read solutions/ through /proc/<grader>/cwd": _attempt(_read(f"/proc/{GRADER}/cwd/solutions/01_layers.ipynb")),
+    "read solutions/ through /proc/<grader>/cwd": _attempt(_read(f"/proc/{GRADER}/cwd/solutions/01_solutions_layers.ipynb")),
     "see the grader": _attempt(lambda: os.kill(GRADER, 0)),
     "read another learner's scratch": _attempt(_read(OTHER_SCRATCH)),
     "write another learner's scratch": _attempt(_append(OTHER_SCRATCH)),
@@ -126,7 +127,7 @@ def probe(tmp_path: Path, sandbox) -> tuple[dict, int]:
     daemon = f"coursetools-probe-daemon-{uuid.uuid4().hex}"
     with Server() as server:
         constants = {
-            "SOLUTION": str(ROOT / "solutions" / LAYERS), "HIDDEN": str(ROOT / "coursetools" / "lessons" / "lesson01" / "hidden.py"),
+            "SOLUTION": str(ROOT / "solutions" / solution_name(LAYERS)), "HIDDEN": str(ROOT / "coursetools" / "lessons" / "lesson01" / "hidden.py"),
             "GRADER": os.getpid(), "OTHER_SCRATCH": str(other / "answers.txt"), "OTHER_EVIDENCE": str(evidence / "layer.keras"),
             "HAND_IN": str(hand_in), "SITE": sysconfig.get_paths()["purelib"], "NEW_FILE": f"probe-{uuid.uuid4().hex}.txt",
             "EXTERNAL": external_ip(), "PORT": server.port, "DAEMON": daemon,

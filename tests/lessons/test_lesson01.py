@@ -292,6 +292,36 @@ def test_1_4_rejects(batch, one_output, phrase):
     assert_fails("1.4", phrase, batch=batch(), one_output=one_output())
 
 
+def _by_hand(batch, *, relu=True, bias=True):
+    kernel, offset = sensor_layer().get_weights()
+    out = np.asarray(batch, "float32") @ kernel + (offset if bias else 0.0)
+    return np.maximum(out, 0.0) if relu else out
+
+
+@pytest.mark.parametrize(
+    "one_output, phrase, not_phrase",
+    [
+        (lambda b: _by_hand(b, relu=False), "without its ReLU", "random weights"),
+        (lambda b: sensor_layer().kernel.numpy().T @ b[0] + sensor_layer().bias.numpy(), "lost its batch axis", None),
+        (lambda b: _by_hand(b, bias=False), "without its bias", "random weights"),
+        (lambda b: _by_hand(b, relu=False, bias=False), "without its bias and its ReLU", "random weights"),
+    ],
+    ids=["no-relu", "no-relu-1d", "no-bias", "kernel-only"],
+)
+def test_1_4_arithmetic_by_hand_names_what_it_left_out(one_output, phrase, not_phrase):
+    """Issue 15: `batch @ kernel + bias` (ReLU left out) was told "a new Dense layer starts with its own random weights"."""
+    batch = reading()[None]
+    failure = assert_fails("1.4", phrase, batch=batch, one_output=one_output(batch))
+    if not_phrase:
+        assert not_phrase not in failure.message()
+
+
+def test_1_5_arithmetic_by_hand_names_what_it_left_out():
+    failure = assert_fails("1.5", "without its ReLU", values=_by_hand(sensor_readings(), relu=False),
+                           symbolic_shape=(None, 4))
+    assert "random weights" not in failure.message()
+
+
 def test_1_4_placeholder_says_not_done():
     assert_fails("1.4", "not done yet", batch=not_done("1.4"), one_output=not_done("1.4"))
 

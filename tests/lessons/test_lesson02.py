@@ -388,6 +388,25 @@ def test_2_5_rejects(answer, phrase):
     assert_fails("2.5", phrase, losses=answer)
 
 
+@pytest.mark.parametrize(
+    "answer, phrase, not_phrase",
+    [
+        (losses(digits="sparse_categorical_crossentropie"), "did you mean 'sparse_categorical_crossentropy'", "metrics"),
+        (losses(price="mean_squared_eror"), "did you mean 'mean_squared_error'", "metrics"),
+        (losses(odd="binary_crosentropy"), "did you mean 'binary_crossentropy'", "metrics"),
+        (losses(digits_one_hot="Categorical_Crossentropy"), "did you mean 'categorical_crossentropy'", "metrics"),
+        (losses(price="accuracy"), "'accuracy' is a metric", "did you mean"),
+        (losses(digits="sparse_categorical_accuracy"), "is a metric", "did you mean"),
+        (losses(price="least_squares"), "lesson 2's table of losses", "metrics"),
+    ],
+    ids=["sparse-typo", "mse-typo", "bce-typo", "capitalised", "metric", "sparse-metric", "unknown"],
+)
+def test_2_5_an_unknown_name_is_told_whether_it_is_misspelled_or_a_metric(answer, phrase, not_phrase):
+    """Issue 15: a misspelled loss name was hinted "metrics such as accuracy are not losses"."""
+    failure = assert_fails("2.5", phrase, losses=answer)
+    assert not_phrase not in failure.message()
+
+
 def test_2_5_the_wrong_pairing_the_lesson_shows_really_fails_in_keras():
     """The message for categorical_crossentropy on integer labels quotes what Keras says: check it is so."""
     model = seq(dense(10, "softmax"))

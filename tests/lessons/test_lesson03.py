@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from keras import layers
 from check_helpers import assert_fails, assert_passes, round_trip
 from coursetools.lessons.lesson03 import given_encoder, given_sequential
 from coursetools.placeholders import not_done
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Subclassed(keras.Model):
@@ -666,6 +670,33 @@ def test_3_5_accepts(answer):
 )
 def test_3_5_rejects(answer, phrase):
     assert_fails("3.5", phrase, predicted=answer)
+
+
+@pytest.mark.parametrize(
+    "answer, phrase",
+    [
+        (predicted(rows=(1, 8, 4)), "the batch axis of a symbolic tensor is None"),
+        (predicted(flat=(32, 32)), "the batch axis of a symbolic tensor is None"),
+        (predicted(scores=(64, 10)), "the batch axis of a symbolic tensor is None"),
+    ],
+    ids=["rows-batch-one", "flat-batch-32", "scores-batch-64"],
+)
+def test_3_5_a_number_for_the_batch_axis_is_told_it_is_none(answer, phrase):
+    """Issue 15: (1, 8, 4) for (None, 8, 4) got only the generic hint."""
+    failure = assert_fails("3.5", phrase, predicted=answer)
+    assert "one line at a time" not in failure.message()
+
+
+def test_3_5_statement_names_the_keys_the_check_requires():
+    """Issue 15: the text never named the dict keys ("rows", "flat", "scores") the check requires."""
+    import nbformat
+
+    from coursetools.lessons.lesson03.checks import PREDICT_KEYS
+
+    nb = nbformat.read(ROOT / "solutions" / "03_solutions_functional.ipynb", as_version=4)
+    statement = next(c.source for c in nb.cells if c.cell_type == "markdown" and "Exercise 3.5" in c.source)
+    for key in [*PREDICT_KEYS, "n_layers"]:
+        assert f'`"{key}"`' in statement, key
 
 
 def test_3_5_placeholder_says_not_done():

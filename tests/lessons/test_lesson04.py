@@ -170,6 +170,37 @@ def test_4_1_names_the_width_that_fails():
     assert "layers.Conv2D(filters, 1)(x)" in failure.message()
 
 
+def test_4_1_a_block_that_projects_only_for_the_widths_the_text_names_fails():
+    """Issue 15: a block that projects only for 1 or 16 input channels passed (it raises for 4 -> 8)."""
+
+    def guessed(x, filters):
+        y = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        y = layers.Conv2D(filters, 3, padding="same")(y)
+        shortcut = layers.Conv2D(filters, 1)(x) if x.shape[-1] in (1, 16) else x
+        return layers.Activation("relu")(layers.Add()([shortcut, y]))
+
+    failure = assert_fails("4.1", "`residual_block` fails for an input with", blocks=probe_residual_blocks(guessed))
+    assert "Inputs have incompatible shapes" in failure.message()
+
+
+def test_4_1_probes_widths_and_sizes_the_text_never_names():
+    import nbformat
+
+    nb = nbformat.read(ROOT / "solutions" / "04_solutions_skip_connections.ipynb", as_version=4)
+    statement = next(c.source for c in nb.cells if c.cell_type == "markdown" and "Exercise 4.1" in c.source)
+    unnamed = [(shape, filters) for _, shape, filters in BLOCK_CASES
+               if f"{shape[-1]} channel" not in statement and f"filters={filters}" not in statement]
+    assert len(unnamed) >= 5
+    assert any(height != width or height % 2 for _, (height, width, _), _ in BLOCK_CASES)
+    assert {shape[-1] < filters for _, shape, filters in BLOCK_CASES} == {True, False}
+
+
+def test_4_1_pass_line_lists_what_was_tried():
+    line = assert_passes("4.1", blocks=probe_residual_blocks(block()))
+    for name, _, _ in BLOCK_CASES:
+        assert name.replace("->", "→") in line
+
+
 @pytest.mark.parametrize(
     "value, phrase",
     [(None, "not a function"), (layers.Conv2D, "not a function"), (layers.Add(), "not a function"), (3, "not a function")],
@@ -190,35 +221,41 @@ def test_4_1_probe_builds_one_model_per_case():
         assert tuple(probes[name].outputs[0].shape) == (None, *shape[:2], filters)
 
 
-# --- 4.2 fix a downsampling block --------------------------------------------------------------
+# --- 4.2 repair a block that downsamples twice -------------------------------------------------
 
 
-def strided_block(*, shortcut="strided-1x1", branch_strides=(2, 1), skip=True, channels=8, add_order=0):
+def strided_block(*, shortcut="strided-1x1", branch_strides=(2, 2), skip=True, channels=4, add_order=0, add="layer"):
+    """The given block (8x8x4 -> 2x2x16, two strided convolutions) with one kind of shortcut."""
     inputs = keras.layers.Input(shape=(8, 8, channels))
     y = layers.Conv2D(16, 3, strides=branch_strides[0], padding="same", activation="relu")(inputs)
     y = layers.Conv2D(16, 3, strides=branch_strides[1], padding="same")(y)
     if not skip:
         return keras.Model(inputs, layers.Activation("relu")(y))
+    step = branch_strides[0] * branch_strides[1]
     if shortcut == "strided-1x1":
-        s = layers.Conv2D(16, 1, strides=2)(inputs)
+        s = layers.Conv2D(16, 1, strides=step)(inputs)
     elif shortcut == "strided-1x1-same":
-        s = layers.Conv2D(16, (1, 1), strides=(2, 2), padding="same")(inputs)
-    elif shortcut == "1x1":
-        s = layers.Conv2D(16, 1)(inputs)
+        s = layers.Conv2D(16, (1, 1), strides=(step, step), padding="same")(inputs)
+    elif shortcut == "nested":
+        s = keras.Sequential([layers.Conv2D(16, 1, strides=step, name="projection")], name="shortcut")(inputs)
+    elif shortcut == "two-strided-1x1":
+        s = layers.Conv2D(16, 1, strides=2)(layers.Conv2D(16, 1, strides=2)(inputs))
     elif shortcut == "pool":
-        s = layers.Conv2D(16, 1)(layers.AveragePooling2D(2)(inputs))
+        s = layers.Conv2D(16, 1)(layers.AveragePooling2D(step)(inputs))
     elif shortcut == "3x3":
-        s = layers.Conv2D(16, 3, strides=2, padding="same")(inputs)
+        s = layers.Conv2D(16, 3, strides=step, padding="same")(inputs)
     elif shortcut == "relu":
-        s = layers.Conv2D(16, 1, strides=2, activation="relu")(inputs)
+        s = layers.Conv2D(16, 1, strides=step, activation="relu")(inputs)
     pair = [s, y][::-1] if add_order else [s, y]
-    return keras.Model(inputs, layers.ReLU()(layers.add(pair)))
+    joined = pair[0] + pair[1] if add == "operator" else layers.add(pair)
+    return keras.Model(inputs, layers.ReLU()(joined))
 
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: strided_block(), lambda: strided_block(shortcut="strided-1x1-same", add_order=1)],
-    ids=["strided-1x1", "same-padding-branch-first"],
+    [lambda: strided_block(), lambda: strided_block(shortcut="strided-1x1-same", add_order=1),
+     lambda: strided_block(shortcut="nested", add="operator")],
+    ids=["strided-1x1", "same-padding-branch-first", "nested-shortcut-operator"],
 )
 def test_4_2_accepts(make):
     assert_passes("4.2", fixed_block=make())
@@ -227,19 +264,20 @@ def test_4_2_accepts(make):
 @pytest.mark.parametrize(
     "make, phrase",
     [
-        (lambda: strided_block(shortcut="1x1", branch_strides=(1, 1)), "no longer halves the image"),
+        (lambda: strided_block(branch_strides=(2, 1)), "no longer shrinks the image to 2×2"),
+        (lambda: strided_block(branch_strides=(1, 1)), "no longer shrinks the image to 2×2"),
         (lambda: strided_block(shortcut="pool"), "pools on the shortcut"),
         (lambda: strided_block(shortcut="3x3"), "with a 3×3 convolution"),
-        (lambda: strided_block(branch_strides=(1, 2)), "stride moved to the second convolution"),
+        (lambda: strided_block(shortcut="two-strided-1x1"), "2 projection layers"),
         (lambda: strided_block(shortcut="relu"), "shortcut goes through a ReLU"),
         (lambda: strided_block(skip=False), "no skip connection"),
-        (lambda: strided_block(channels=16), "wrong input shape"),
+        (lambda: strided_block(channels=8), "wrong input shape"),
         (lambda: subclassed(), "not built with the functional API or Sequential"),
         (lambda: None, "None"),
-        (lambda: keras.Input(shape=(8, 8, 8)), "symbolic KerasTensor"),
+        (lambda: keras.Input(shape=(8, 8, 4)), "symbolic KerasTensor"),
     ],
-    ids=["no-stride", "pooling", "3x3-projection", "stride-on-second", "relu-shortcut", "no-skip", "input-shape",
-         "subclassed", "none", "symbolic"],
+    ids=["one-stride-left", "no-stride", "pooling", "3x3-projection", "two-projections", "relu-shortcut", "no-skip",
+         "input-shape", "subclassed", "none", "symbolic"],
 )
 def test_4_2_rejects(make, phrase):
     assert_fails("4.2", phrase, fixed_block=make())
@@ -249,13 +287,28 @@ def test_4_2_placeholder_says_not_done():
     assert_fails("4.2", "not done yet", fixed_block=not_done("4.2"))
 
 
-def test_4_2_the_given_code_really_raises():
+def _given_broken_code():
+    """The code the exercise shows, up to the Add that fails."""
+    nb = nbformat.read(ROOT / "solutions" / "04_solutions_skip_connections.ipynb", as_version=4)
+    statement = next(c.source for c in nb.cells if c.cell_type == "markdown" and "Exercise 4.2" in c.source)
+    code, error = re.findall(r"```(?:python)?\n(.*?)```", statement, re.S)[:2]
+    return statement, code, error
+
+
+def test_4_2_the_given_code_really_raises_the_error_the_exercise_shows():
     """The exercise shows this code and its error: both must stay true."""
-    inputs = keras.Input(shape=(8, 8, 8))
-    y = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(inputs)
-    y = layers.Conv2D(16, 3, padding="same")(y)
-    with pytest.raises(ValueError, match=re.escape("Received shapes (4, 4, 16) and (8, 8, 8)")):
-        layers.Add()([y, inputs])
+    statement, code, error = _given_broken_code()
+    with pytest.raises(ValueError) as raised:
+        exec(code, {"keras": keras, "layers": layers})
+    assert error.strip().split(": ", 1)[1] in str(raised.value)
+    assert "Received shapes (2, 2, 16) and (8, 8, 4)" in error
+
+
+def test_4_2_is_not_the_lesson_s_strided_projection():
+    """Issue 15: 4.2 copied lesson 4 cell 33 (a stride-2 projection); here the shortcut must stride by 4."""
+    statement, code, _ = _given_broken_code()
+    assert code.count("strides=2") == 2  # the branch halves twice
+    assert "strides=4" not in statement  # the learner works the shortcut's stride out from the shapes
 
 
 # --- 4.3 wide and deep on images ----------------------------------------------------------------
@@ -299,15 +352,53 @@ def wide_deep(*, order="wide-first", how="layer", wide="flatten", deep="average"
     return keras.Model([image, other] if two_inputs else image, outputs)
 
 
+def wide_deep_nested(kind, *, order="wide-first", extra=None):
+    """The deep path as a model of its own, called on the image (issue 15: only top-level layers were read)."""
+    image = keras.Input(shape=(8, 8, 1))
+    steps = [layers.Conv2D(8, 3, padding="same", activation="relu"), layers.GlobalAveragePooling2D()]
+    steps += [extra] if extra is not None else []
+    if kind == "sequential":
+        deep_path = keras.Sequential([keras.Input(shape=(8, 8, 1)), *steps], name="deep_path")
+    elif kind == "sequential-no-input":
+        deep_path = keras.Sequential(steps)
+    else:
+        maps = keras.Input(shape=(8, 8, 1))
+        x = maps
+        for step in steps:
+            x = step(x)
+        deep_path = keras.Model(maps, x, name="deep_path")
+    pair = [layers.Flatten()(image), deep_path(image)]
+    joined = layers.Concatenate()(pair if order == "wide-first" else pair[::-1])
+    return keras.Model(image, layers.Dense(10, activation="softmax")(joined))
+
+
+def wide_deep_extra_dense(where):
+    image = keras.Input(shape=(8, 8, 1))
+    deep = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3, padding="same", activation="relu")(image))
+    wide = layers.Flatten()(image)
+    if where == "deep":
+        deep = layers.Dense(8, activation="relu")(deep)
+    elif where == "wide":
+        wide = layers.Dense(64, activation="relu")(wide)
+    joined = layers.Concatenate()([wide, deep])
+    if where == "head":
+        joined = layers.Dense(32, activation="relu")(joined)
+    return keras.Model(image, layers.Dense(10, activation="softmax")(joined))
+
+
 @pytest.mark.parametrize(
     "make",
     [
         lambda: wide_deep(),
         lambda: wide_deep(order="deep-first", how="function"),
         lambda: wide_deep(how="ops", wide="reshape"),
-        lambda: wide_deep(separate_softmax=True, padding="valid"),
+        lambda: wide_deep(separate_softmax=True),
+        lambda: wide_deep_nested("sequential"),
+        lambda: wide_deep_nested("functional"),
+        lambda: wide_deep_nested("sequential-no-input", order="deep-first"),
     ],
-    ids=["concatenate-layer", "deep-first-function", "ops-concatenate-reshape", "separate-softmax-valid"],
+    ids=["concatenate-layer", "deep-first-function", "ops-concatenate-reshape", "separate-softmax",
+         "nested-sequential", "nested-functional", "nested-sequential-unbuilt"],
 )
 def test_4_3_accepts(make):
     assert_passes("4.3", wide_deep=make())
@@ -324,6 +415,9 @@ def test_4_3_accepts(make):
         (lambda: wide_deep(acts=("sigmoid", "softmax")), "['sigmoid', 'softmax']"),
         (lambda: wide_deep(wide="rescaled"), "computes something else"),
         (lambda: wide_deep(extra_dense=True), "has 2 Dense layers"),
+        (lambda: wide_deep(padding="valid"), 'padding="same"'),
+        (lambda: wide_deep(separate_softmax=True, padding="valid", order="deep-first"), 'padding="same"'),
+        (lambda: wide_deep_nested("sequential", extra=layers.Dense(8)), "has 2 Dense layers"),
         (lambda: wide_deep(two_inputs=True), "2 inputs"),
         (lambda: given_deep_plain(), "wrong input shape"),
         (lambda: subclassed(), "not built with the functional API or Sequential"),
@@ -331,10 +425,17 @@ def test_4_3_accepts(make):
         (lambda: keras.Model, "the class Model itself"),
     ],
     ids=["no-concat", "flattened-deep", "max-pool", "wrong-filters", "no-softmax", "wrong-activation",
-         "wide-changed", "extra-dense", "two-inputs", "flat-model", "subclassed", "layer", "class"],
+         "wide-changed", "extra-dense", "valid-padding", "valid-padding-deep-first", "nested-extra-dense", "two-inputs", "flat-model", "subclassed", "layer", "class"],
 )
 def test_4_3_rejects(make, phrase):
     assert_fails("4.3", phrase, wide_deep=make())
+
+
+@pytest.mark.parametrize("where", ["head", "deep", "wide"])
+def test_4_3_an_extra_dense_layer_is_named_as_such(where):
+    """Issue 15: an extra Dense was told "joins the wrong tensors"."""
+    failure = assert_fails("4.3", "has 2 Dense layers", wide_deep=wide_deep_extra_dense(where))
+    assert "joins the wrong tensors" not in failure.message()
 
 
 def test_4_3_placeholder_says_not_done():
@@ -346,7 +447,7 @@ def test_4_3_placeholder_says_not_done():
 
 def test_given_residual_model_is_what_the_exercise_prints():
     """The exercise shows the model's code in markdown; running that code gives the same model."""
-    nb = nbformat.read(ROOT / "solutions" / "04_skip_connections.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / "04_solutions_skip_connections.ipynb", as_version=4)
     blocks = [re.search(r"```python\n(.*?)```", c.source, re.S) for c in nb.cells if "given_resnet" in c.source
               and c.cell_type == "markdown"]
     code = [b.group(1) for b in blocks if b]
@@ -367,8 +468,8 @@ def test_given_residual_model_numbers():
 
 @pytest.mark.parametrize(
     "shape, params",
-    [((None, 4, 4, 16), 4904), ([None, 4, 4, 16], np.int64(4904)), ((4, 4, 16), 4904.0)],
-    ids=["tuple-int", "list-numpy-int", "sample-shape-float"],
+    [((None, 4, 4, 16), 4904), ([None, 4, 4, 16], np.int64(4904)), ((None, np.int64(4), 4, 16), 4904)],
+    ids=["tuple-int", "list-numpy-int", "numpy-int-in-shape"],
 )
 def test_4_4_accepts(shape, params):
     assert_passes("4.4", output_shape=shape, total_params=params)
@@ -389,11 +490,21 @@ def test_4_4_accepts(shape, params):
         ((None, 4, 4, 16), 616, "once per filter"),
         ((None, 4, 4, 16), 5000, "not the model's parameter count"),
         ((None, 4, 4, 16), 4904.5, "not a whole number"),
+        ((None, 4, 4, 16), 4904.0, "is the float 4904.0, not an int"),
+        ((None, 4, 4, 16), np.float64(4904.0), "is the float 4904.0, not an int"),
+        ((4, 4, 16), 4904, "leaves out the batch axis"),
+        ((1, 4, 4, 16), 4904, "the batch axis of a symbolic shape is None"),
+        ((None, 4, 4, 16), 4912, "use_bias=False"),
+        ((None, 4, 4, 16), 3752, "16 input channels"),
+        ((None, 4, 4, 16), 4904 + 8 * 8 * 16, "3×3"),
+        ((None, 4, 4, 16), 4904 - 2320, "is missing from the count"),
         ((None, 4, 4, 16), True, "not a whole number"),
         ((None, 4, 4, 16), None, "not a whole number"),
     ],
     ids=["no-stride", "halved-twice", "channels", "flattened", "string", "trainable-only", "no-bn", "no-projection",
-         "no-biases", "flat-kernels", "other", "fraction", "bool", "none"],
+         "no-biases", "flat-kernels", "other", "fraction", "whole-float", "numpy-whole-float", "sample-shape",
+         "batch-of-one", "bias-on-first-conv", "second-strided-conv-with-8-channels", "projection-as-3x3",
+         "last-conv-missing", "bool", "none"],
 )
 def test_4_4_rejects(shape, params, phrase):
     assert_fails("4.4", phrase, output_shape=shape, total_params=params)
@@ -473,6 +584,46 @@ def test_4_5_accepts(make):
          "symbolic", "layer"],
 )
 def test_4_5_rejects(make, phrase):
+    assert_fails("4.5", phrase, deep_residual=make())
+
+
+def blocks_of(sizes, *, nested=False, extra_plain=0):
+    """The first hidden layer, then residual blocks of the given sizes, ``extra_plain`` layers, the head."""
+    inputs = keras.Input(shape=(64,))
+    x = layers.Dense(32, activation="relu")(inputs)
+    for size in sizes:
+        block_in = keras.Input(shape=(32,)) if nested else x
+        y = block_in
+        for k in range(size):
+            y = layers.Dense(32, activation=None if k == size - 1 else "relu")(y)
+        out = layers.Activation("relu")(layers.Add()([block_in, y]))
+        x = keras.Model(block_in, out)(x) if nested else out
+    for _ in range(extra_plain):
+        x = layers.Dense(32, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
+
+
+@pytest.mark.parametrize(
+    "sizes, nested",
+    [([6, 6, 6, 6], False), ([2] * 12, False), ([3, 5, 4, 6, 2, 4], False), ([6, 6, 6, 6], True)],
+    ids=["four-of-6", "twelve-of-2", "mixed", "nested-of-6"],
+)
+def test_4_5_accepts_blocks_of_2_to_6(sizes, nested):
+    assert_passes("4.5", deep_residual=blocks_of(sizes, nested=nested))
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda: blocks_of([8, 8, 8]), "blocks of 2 to 6"),
+        (lambda: blocks_of([8, 8, 8], nested=True), "blocks of 2 to 6"),
+        (lambda: blocks_of([12, 12]), "blocks of 2 to 6"),
+        (lambda: blocks_of([6, 6, 6, 4], extra_plain=2), "2 of the 24 hidden layers after the first are in no residual block"),
+    ],
+    ids=["three-of-8", "nested-three-of-8", "two-of-12", "two-left-outside"],
+)
+def test_4_5_rejects_blocks_the_text_does_not_allow(make, phrase):
+    """Issue 15: three blocks of 8 layers passed (the text asks for blocks of 2 to 6)."""
     assert_fails("4.5", phrase, deep_residual=make())
 
 

@@ -59,8 +59,10 @@ def test_given_models_are_the_same_every_time():
 
 def test_given_models_have_the_names_the_notebooks_use():
     two_way = given_two_way()
-    assert [t.name for t in two_way.inputs] == ["image", "geometry"]
-    assert sorted(two_way.output_names) == ["digit", "ink"]
+    # Issue 15: 5.2 copied lesson 5 cell 24 (image (8, 8), geometry -> digit, ink); the given model
+    # now takes the digits flat and answers "odd?", so the data must be reshaped and a target derived.
+    assert [(t.name, tuple(t.shape)) for t in two_way.inputs] == [("pixels", (None, 64)), ("geometry", (None, 3))]
+    assert sorted(two_way.output_names) == ["digit", "odd"]
     width_loop = given_width_loop()
     assert width_loop.output_names == ["loop", "width"]  # sorted, whatever order they were written in
     assert [t.name for t in given_halves().inputs] == ["top", "bottom"]
@@ -168,6 +170,21 @@ def test_5_1_rejects(make, phrase):
     assert_fails("5.1", phrase, two_way=make())
 
 
+def _swapped_keys(as_list=False):
+    model = two_way_model()
+    outputs = model.output
+    if as_list:  # layers named after the other head
+        return two_way_model(outputs="list", layer_names=("ink", "digit"))
+    return keras.Model(model.inputs, {"digit": outputs["ink"], "ink": outputs["digit"]})
+
+
+@pytest.mark.parametrize("as_list", [False, True], ids=["dict-keys", "layer-names"])
+def test_5_1_swapped_outputs_are_told_they_are_swapped(as_list):
+    """Issue 15: swapped output keys were told "wrong shape"."""
+    failure = assert_fails("5.1", "the outputs `digit` and `ink` are swapped", two_way=_swapped_keys(as_list))
+    assert "wrong shape" not in failure.message()
+
+
 def test_5_1_placeholder_says_not_done():
     assert_fails("5.1", "not done yet", two_way=not_done("5.1"))
 
@@ -175,33 +192,29 @@ def test_5_1_placeholder_says_not_done():
 # --- 5.2 data dicts ------------------------------------------------------------------------
 
 
-def fit_data(*, flat_images=False, split="train", ink="sum", ink_column=False, one_hot=False):
-    (x_train, y_train), (x_test, y_test) = load_digits_split(flat=flat_images)
-    images, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
-    pixels = images.reshape(len(images), 8, 8)
-    amount = pixels.sum(axis=(1, 2)) if ink == "sum" else pixels.mean(axis=(1, 2))
-    if ink_column:
-        amount = amount.reshape(-1, 1)
-    x = {"image": images, "geometry": digit_geometry(images)}
-    y = {"digit": np.eye(10)[labels] if one_hot else labels, "ink": amount}
+def fit_data(*, images="flat", split="train", odd="mod", odd_column=False, one_hot=False):
+    (x_train, y_train), (x_test, y_test) = load_digits_split(flat=False)
+    pictures, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
+    pixels = {"flat": pictures.reshape(len(pictures), 64), "images": pictures,
+              "transposed": pictures.transpose(0, 2, 1).reshape(len(pictures), 64)}[images]
+    target = {"mod": labels % 2, "even": 1 - labels % 2, "labels": labels, "bool": labels % 2 == 1}[odd]
+    if odd_column:
+        target = target.reshape(-1, 1)
+    x = {"pixels": pixels, "geometry": digit_geometry(pictures)}
+    y = {"digit": np.eye(10)[labels] if one_hot else labels, "odd": target}
     return x, y
 
 
-def _reshaped_from_flat():
-    x, y = fit_data(flat_images=True)
-    x["image"] = x["image"].reshape(-1, 8, 8)
-    return x, y
-
-
-def _float_labels_reordered_keys():
-    x, y = fit_data(ink_column=True)
-    return {"geometry": x["geometry"], "image": x["image"]}, {"ink": y["ink"], "digit": y["digit"].astype("float32")}
+def _flat_split_reshaped_elsewhere():
+    (x_train, y_train), _ = load_digits_split()  # loaded flat this time
+    return {"geometry": digit_geometry(x_train), "pixels": x_train}, {"odd": (y_train % 2).astype("float32"),
+                                                                      "digit": y_train.astype("float32")}
 
 
 @pytest.mark.parametrize(
     "make",
-    [fit_data, lambda: fit_data(ink_column=True), _reshaped_from_flat, _float_labels_reordered_keys],
-    ids=["solution", "ink-column", "reshaped-flat-images", "float-labels-other-key-order"],
+    [fit_data, lambda: fit_data(odd_column=True), lambda: fit_data(odd="bool"), _flat_split_reshaped_elsewhere],
+    ids=["solution", "odd-column", "odd-as-booleans", "flat-load-float-targets-other-key-order"],
 )
 def test_5_2_accepts(make):
     x, y = make()
@@ -211,9 +224,18 @@ def test_5_2_accepts(make):
 def test_5_2_data_really_fits_the_given_model():
     x, y = fit_data()
     model = given_two_way()
-    model.compile(optimizer="adam", loss={"digit": "sparse_categorical_crossentropy", "ink": "mse"})
+    model.compile(optimizer="adam", loss={"digit": "sparse_categorical_crossentropy", "odd": "binary_crossentropy"})
     history = model.fit({k: v[:64] for k, v in x.items()}, {k: v[:64] for k, v in y.items()}, epochs=1, verbose=0)
-    assert {"digit_loss", "ink_loss"} <= set(history.history)
+    assert {"digit_loss", "odd_loss"} <= set(history.history)
+
+
+def test_5_2_the_images_as_loaded_do_not_fit_the_given_model():
+    """The point of the variation: the data are loaded as 8x8 images, the model takes them flat."""
+    x, y = fit_data(images="images")
+    model = given_two_way()
+    model.compile(optimizer="adam", loss={"digit": "sparse_categorical_crossentropy", "odd": "binary_crossentropy"})
+    with pytest.raises(ValueError):
+        model.fit({k: v[:64] for k, v in x.items()}, {k: v[:64] for k, v in y.items()}, epochs=1, verbose=0)
 
 
 def _renamed(which, old, new, **options):
@@ -237,7 +259,7 @@ def _shuffled_labels():
 
 def _as_lists():
     x, y = fit_data()
-    return [x["image"], x["geometry"]], y
+    return [x["pixels"], x["geometry"]], y
 
 
 def _test_geometry():
@@ -250,19 +272,22 @@ def _test_geometry():
     "make, phrase",
     [
         (_as_lists, "`x_data` is a list, not a dict"),
-        (lambda: _renamed("x", "image", "pixels"), "no entry 'image'"),
+        (lambda: _renamed("x", "pixels", "image"), "no entry 'pixels'"),
+        (lambda: _renamed("y", "odd", "ink"), "is 'ink' meant to be 'odd'"),
         (lambda: _renamed("y", "digit", "label"), "is 'label' meant to be 'digit'"),
         (_with_extra_key, "key the model does not have: 'digit'"),
-        (lambda: fit_data(flat_images=True), "wrong shape"),
+        (lambda: fit_data(images="images"), "holds 8x8 images, but the input `pixels` takes 64 numbers"),
+        (lambda: fit_data(images="transposed"), "training images, in order"),
         (lambda: fit_data(split="test"), "(the test split)"),
         (_test_geometry, "(the test split)"),
-        (lambda: fit_data(ink="mean"), "64 times too small"),
+        (lambda: fit_data(odd="even"), "1 for the even digits"),
+        (lambda: fit_data(odd="labels"), "the labels 0-9 themselves"),
         (lambda: fit_data(one_hot=True), "one-hot"),
         (_shuffled_labels, "training labels, in order"),
         (lambda: (None, fit_data()[1]), "`x_data` is not a dict"),
     ],
-    ids=["lists", "input-name", "output-name", "extra-key", "flat-images", "test-split", "test-geometry",
-         "ink-mean", "one-hot", "shuffled-labels", "none"],
+    ids=["lists", "input-name", "lesson-output-name", "output-name", "extra-key", "images-not-flat", "transposed",
+         "test-split", "test-geometry", "even", "labels-for-odd", "one-hot", "shuffled-labels", "none"],
 )
 def test_5_2_rejects(make, phrase):
     x, y = make()
@@ -346,6 +371,29 @@ def _scores_of_another_model():
 def test_5_3_rejects(make, phrase):
     model, scores = make()
     assert_fails("5.3", phrase, model=model, scores=scores)
+
+
+@pytest.mark.parametrize(
+    "loss, phrase",
+    [
+        ({"width": "huber", "loop": "binary_crossentropy"}, "`width` is trained with the wrong loss: huber"),
+        ({"width": "mean_squared_logarithmic_error", "loop": "binary_crossentropy"}, "mean squared logarithmic error"),
+        ({"width": "log_cosh", "loop": "binary_crossentropy"}, "log cosh"),
+        ({"width": "mape", "loop": "binary_crossentropy"}, "mean absolute percentage error"),
+        ({"width": "poisson", "loop": "binary_crossentropy"}, "poisson"),
+        ({"width": "mse", "loop": "binary_focal_crossentropy"}, "binary focal crossentropy"),
+        ({"width": "mse", "loop": "hinge"}, "`loop` is trained with the wrong loss: hinge"),
+        ({"width": "mse", "loop": "categorical_crossentropy"}, "categorical crossentropy"),
+        ({"width": "mse", "loop": "mse"}, "`loop` is trained with the wrong loss: mean squared error"),
+    ],
+    ids=["huber", "msle", "log-cosh", "mape", "poisson", "focal", "hinge", "categorical", "mse-for-loop"],
+)
+@pytest.mark.filterwarnings("ignore:In loss categorical_crossentropy")  # Keras's own warning, at compile
+def test_5_3_a_wrong_loss_is_named(loss, phrase):
+    """Issue 15: a wrong loss was told "`scores` does not match what the model predicts"."""
+    model, scores = evaluated(loss)
+    failure = assert_fails("5.3", phrase, model=model, scores=scores)
+    assert "does not match" not in failure.message()
 
 
 def test_5_3_rejects_a_layer_for_the_model():

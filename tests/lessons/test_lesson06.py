@@ -6,6 +6,8 @@ passes here passes in the learner's notebook and in ``grade`` alike.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -14,8 +16,11 @@ from keras import layers
 
 from check_helpers import assert_fails, assert_passes
 from coursetools.data import load_digits_split
-from coursetools.lessons.lesson06 import digit_pairs, given_members, given_pretrained, given_reader, given_twin_scorer
+from coursetools.lessons.lesson06 import MEMBER_INPUTS, digit_pairs, given_members, given_pretrained, given_reader, given_twin_scorer
+from coursetools.lessons.lesson06 import learning_rate, unnested
 from coursetools.placeholders import not_done
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # --- the given material ---------------------------------------------------------------------
 
@@ -42,7 +47,7 @@ def test_given_models_have_the_structure_the_notebook_describes():
 
 def test_ensemble_members_disagree_and_their_average_is_better():
     _, (x_test, y_test) = load_digits_split()
-    outputs = [m.predict(x_test, verbose=0) for m in given_members()]
+    outputs = [m.predict(x_test.reshape((-1, *shape)), verbose=0) for m, shape in zip(given_members(), MEMBER_INPUTS)]
     accuracies = [np.mean(o.argmax(axis=1) == y_test) for o in outputs]
     assert len({tuple(o.argmax(axis=1)) for o in outputs}) == 3
     assert np.mean(np.mean(outputs, axis=0).argmax(axis=1) == y_test) > max(accuracies)
@@ -64,8 +69,8 @@ def test_digit_pairs_are_reproducible_and_labelled_right():
 
 @pytest.mark.parametrize(
     "answer",
-    [64 * 16 + 16 + 32 * 8 + 8 + 8 + 1, 1313.0, np.int64(1313), np.float32(1313.0)],
-    ids=["int", "float", "numpy-int", "numpy-float"],
+    [64 * 16 + 16 + 32 * 8 + 8 + 8 + 1, np.int64(1313), int(np.prod((64, 16))) + 16 + 32 * 8 + 8 + 8 + 1],
+    ids=["int", "numpy-int", "numpy-product"],
 )
 def test_6_1_accepts(answer):
     assert_passes("6.1", n_params=answer)
@@ -80,12 +85,16 @@ def test_6_1_accepts(answer):
         (1040 + 16 * 8 + 8 + 9, "wrong number of inputs"),
         (1300, "not the number of parameters"),
         (1313.5, "not a whole number"),
-        ("1313", "without quotes"),
-        (True, "not a number"),
+        (1313.0, "is the float 1313.0, not an int"),  # issue 15: one rule for whole floats, as in 2.2 and 4.4
+        (np.float32(1313.0), "is the float 1313.0, not an int"),
+        ((64 * 16 + 16) / 1 + 273, "is the float 1313.0, not an int"),
+        ("1313", "remove the quotes"),
+        (True, "a bool"),
         (None, "None"),
-        ([1313], "not a number"),
+        ([1313], "not a whole number"),
     ],
-    ids=["shared-twice", "no-biases", "twice-no-biases", "concat-width", "wrong", "fraction", "string", "bool", "none", "list"],
+    ids=["shared-twice", "no-biases", "twice-no-biases", "concat-width", "wrong", "fraction", "whole-float",
+         "numpy-whole-float", "division", "string", "bool", "none", "list"],
 )
 def test_6_1_rejects(answer, phrase):
     assert_fails("6.1", phrase, n_params=answer)
@@ -265,7 +274,7 @@ def test_6_2_placeholder_says_not_done():
     assert_fails("6.2", "not done yet", siamese=not_done("6.2"))
 
 
-# --- 6.3 fine-tune the top of a reused encoder ------------------------------------------------
+# --- 6.3 fine-tune the top of a reused encoder, in two phases ------------------------------------
 
 
 def _data():
@@ -273,8 +282,10 @@ def _data():
     return x_train, y_train
 
 
-def _compile_fit(model, learning_rate, epochs):
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="sparse_categorical_crossentropy")
+def _compile_fit(model, learning_rate, epochs, optimizer=None):
+    """Compile with Adam at ``learning_rate`` (or with ``optimizer`` as given, e.g. "adam"), then fit."""
+    optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     x, y = _data()
     model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
 
@@ -296,68 +307,87 @@ def _freeze_all_but_top(encoder):
     encoder.get_layer("block_2").trainable = False
 
 
-def _phase_one(seed, epochs):
-    """Phase 1 (the encoder frozen, the head trained), then the top block unfrozen: not yet compiled again."""
+def evidence(model, phase_1_weights):
+    """What the check cell hands in: the model, the weights kept after phase 1, the last compile's rate."""
+    return {"fine_tuned": model, "phase_1_weights": phase_1_weights, "phase_2_rate": learning_rate(model)}
+
+
+def two_phases(*, seed=1, nested=True, phase_1=(0.01, 6), phase_2=(1e-3, 2), freeze_in_phase_1=True,
+               freeze_in_phase_2=True, compile_phase_2=True, optimizer_2=None, snapshot="after-phase-1"):
+    """The exercise's recipe, with one deliberate variation (or none); returns the check's evidence."""
     keras.utils.set_random_seed(seed)
     encoder = given_pretrained()
-    encoder.trainable = False
-    model = _classifier(encoder)
-    _compile_fit(model, 0.01, epochs)
+    encoder.trainable = not freeze_in_phase_1
+    model = _classifier(encoder, nested=nested)
+    before = model.get_weights()
+    _compile_fit(model, *phase_1)
+    kept = model.get_weights()
+    if freeze_in_phase_2:
+        _freeze_all_but_top(encoder)
+    else:
+        encoder.trainable = True
+    if compile_phase_2:
+        _compile_fit(model, *phase_2, optimizer=optimizer_2)
+    else:
+        x, y = _data()
+        model.fit(x, y, epochs=phase_2[1], batch_size=64, verbose=0)
+    return evidence(model, {"after-phase-1": kept, "before-training": before, "at-the-end": model.get_weights()}[snapshot])
+
+
+def one_phase(snapshot):
+    """Issue 15: one training phase (blocks 1-2 frozen, block 3 and the head trained together) passed."""
+    keras.utils.set_random_seed(2)
+    encoder = given_pretrained()
     _freeze_all_but_top(encoder)
-    return model
+    model = _classifier(encoder, nested=False)
+    before = model.get_weights()
+    _compile_fit(model, 1e-3, 4)
+    return evidence(model, before if snapshot == "before" else model.get_weights())
 
 
 @pytest.fixture(scope="module")
 def two_phase():
     """The lesson's recipe: head first with the encoder frozen, then the top block with a low rate."""
-    model = _phase_one(seed=1, epochs=6)
-    _compile_fit(model, 1e-3, 2)
-    return model
-
-
-def _one_phase_unnested():
-    keras.utils.set_random_seed(2)
-    encoder = given_pretrained()
-    for layer in encoder.layers[1:3]:
-        layer.trainable = False
-    model = _classifier(encoder, nested=False)
-    _compile_fit(model, 3e-3, 4)
-    return model
+    return two_phases()
 
 
 def test_6_3_accepts_two_phases(two_phase):
-    assert_passes("6.3", fine_tuned=two_phase)
+    assert_passes("6.3", **two_phase)
 
 
-def test_6_3_accepts_one_phase_with_the_layers_called_directly():
-    assert_passes("6.3", fine_tuned=_one_phase_unnested())
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"nested": False, "optimizer_2": "adam", "seed": 3},  # compile(optimizer="adam"): Keras's default rate, 0.001
+        {"phase_1": (0.03, 4), "phase_2": (3e-4, 3)},
+        {"phase_2": (1e-3, 1), "optimizer_2": keras.optimizers.SGD(learning_rate=1e-3, momentum=0.9)},
+    ],
+    ids=["layers-called-directly-default-adam", "lower-rate-phase-2", "sgd-phase-2"],
+)
+def test_6_3_accepts_other_two_phase_answers(options):
+    assert_passes("6.3", **two_phases(**options))
 
 
-def _nothing_frozen():
-    keras.utils.set_random_seed(3)
-    model = _classifier(given_pretrained())
-    _compile_fit(model, 1e-3, 1)
-    return model
-
-
-def _frozen_after_fit_without_compile():
-    """The trap: phase 2's freezing happens after a fit, and compile is not called again."""
-    keras.utils.set_random_seed(4)
-    encoder = given_pretrained()
-    model = _classifier(encoder)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy")
-    x, y = _data()
-    model.fit(x[:64], y[:64], epochs=1, batch_size=64, verbose=0)
-    _freeze_all_but_top(encoder)
-    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
-    return model
-
-
-def _unfrozen_without_compile():
-    model = _phase_one(seed=5, epochs=3)
-    x, y = _data()
-    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
-    return model
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda: one_phase("before"), "phase 1 did not train the new head"),
+        (lambda: one_phase("end"), "phase 1 trained the encoder: `block_3`"),
+        (lambda: two_phases(phase_2=(1e-2, 2)), "phase 2 trains at a high learning rate"),
+        (lambda: two_phases(freeze_in_phase_1=False), "phase 1 trained the encoder: `block_1`"),
+        (lambda: two_phases(freeze_in_phase_1=False, phase_1=(0.03, 10)), "phase 1 trained the encoder"),
+        (lambda: two_phases(freeze_in_phase_2=False), "`block_1` of the encoder is not what it was before training"),
+        (lambda: two_phases(compile_phase_2=False), "`block_3`, the top layer of the encoder, was not fine-tuned"),
+        (lambda: two_phases(snapshot="at-the-end"), "phase 1 trained the encoder: `block_3`"),
+        (lambda: two_phases(snapshot="before-training"), "phase 1 did not train the new head"),
+    ],
+    ids=["one-phase-weights-before", "one-phase-weights-at-the-end", "high-rate-phase-2", "nothing-frozen-in-phase-1",
+         "encoder-trained-far-in-phase-1", "encoder-unfrozen-in-phase-2", "phase-2-without-compile",
+         "snapshot-at-the-end", "snapshot-before-training"],
+)
+def test_6_3_rejects(make, phrase):
+    failure = assert_fails("6.3", phrase, **make())
+    assert "new layers" not in failure.message()  # issue 15: an encoder trained in phase 1 was told "new layers?"
 
 
 def _with_weights(model, change):
@@ -377,6 +407,13 @@ def _fresh_encoder():
     return keras.Model(pixels, x)
 
 
+def _fresh_encoder_two_phases():
+    keras.utils.set_random_seed(6)
+    model = _classifier(_fresh_encoder())
+    _compile_fit(model, 0.01, 2)
+    return evidence(model, model.get_weights())
+
+
 def _untrained_top(two_phase):
     start = given_pretrained().get_layer("block_3").get_weights()
     return _with_weights(two_phase, lambda w: w.__setitem__(slice(4, 6), start))
@@ -387,29 +424,18 @@ def _scrambled_top(two_phase):
     return _with_weights(two_phase, lambda w: w.__setitem__(4, rng.normal(0, 0.3, w[4].shape).astype("float32")))
 
 
+def _retrained_lower_block(two_phase):
+    """block_1 trained far (but from the pretrained weights): told it changed, not "new layers?"."""
+    start = given_pretrained().get_layer("block_1").get_weights()[0]
+    rng = np.random.default_rng(1)
+    return _with_weights(two_phase, lambda w: w.__setitem__(0, (start + rng.normal(0, 1.2 * start.std(), start.shape))
+                                                             .astype("float32")))
+
+
 def _no_softmax(two_phase):
     model = _classifier(given_pretrained(), activation=None)
     model.set_weights(two_phase.get_weights())
     return model
-
-
-@pytest.mark.parametrize(
-    "make, phrase",
-    [
-        (_nothing_frozen, "`block_1` of the encoder is not what it was before training"),
-        (_frozen_after_fit_without_compile, "not what it was before training"),
-        (_unfrozen_without_compile, "`block_3`, the top layer of the encoder, was not fine-tuned"),
-        (lambda: _classifier(given_pretrained()), "was not fine-tuned"),
-        (lambda: _classifier(_fresh_encoder()), "does not hold the pretrained weights"),
-        (lambda: keras.Sequential([keras.Input(shape=(64,)), layers.Dense(10, activation="softmax")]), "does not contain the pretrained encoder"),
-        (lambda: keras.Sequential([layers.Dense(10, activation="softmax")]), "never built"),
-        (lambda: None, "None"),
-    ],
-    ids=["nothing-frozen", "frozen-after-fit", "unfrozen-without-compile", "not-trained", "fresh-encoder", "no-encoder",
-         "unbuilt", "none"],
-)
-def test_6_3_rejects(make, phrase):
-    assert_fails("6.3", phrase, fine_tuned=make())
 
 
 def _around_fine_tuned_encoder(two_phase, head):
@@ -441,31 +467,77 @@ def _second_path(two_phase):
         (_second_path, "does not compute head(encoder(pixels))"),
         (_untrained_top, "was not fine-tuned"),
         (_scrambled_top, "far from the pretrained weights"),
+        (_retrained_lower_block, "`block_1` of the encoder is not what it was before training"),
         (lambda m: _with_weights(m, lambda w: (w[-2].fill(0.0), w[-1].fill(0.0))), "has not learned to classify"),
         (_no_softmax, "does not output probabilities"),
     ],
-    ids=["deeper-head", "second-path", "top-reset", "top-scrambled", "head-zero", "no-softmax"],
+    ids=["deeper-head", "second-path", "top-reset", "top-scrambled", "lower-block-retrained", "head-zero", "no-softmax"],
 )
 def test_6_3_rejects_changed_copies_of_a_good_answer(two_phase, change, phrase):
-    assert_fails("6.3", phrase, fine_tuned=change(two_phase))
+    changed = change(two_phase["fine_tuned"])
+    assert_fails("6.3", phrase, fine_tuned=changed, phase_1_weights=two_phase["phase_1_weights"],
+                 phase_2_rate=two_phase["phase_2_rate"])
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (_fresh_encoder_two_phases, "does not hold the pretrained `block_1`"),
+        (lambda: evidence(_classifier(given_pretrained()), None), "`phase_1_weights` is not a list"),
+        (lambda: evidence(keras.Sequential([keras.Input(shape=(64,)), layers.Dense(10, activation="softmax")]), []),
+         "does not contain the pretrained encoder"),
+        (lambda: evidence(keras.Sequential([layers.Dense(10, activation="softmax")]), []), "never built"),
+        (lambda: evidence(None, []), "None"),
+    ],
+    ids=["fresh-encoder", "no-snapshot", "no-encoder", "unbuilt", "none"],
+)
+def test_6_3_rejects_other_answers(make, phrase):
+    assert_fails("6.3", phrase, **make())
+
+
+def test_6_3_rejects_a_snapshot_that_is_not_the_model_s_weights(two_phase):
+    assert_fails("6.3", "does not hold the weights of `fine_tuned`", fine_tuned=two_phase["fine_tuned"],
+                 phase_1_weights=two_phase["phase_1_weights"][:6], phase_2_rate=two_phase["phase_2_rate"])
+
+
+def test_6_3_a_model_never_compiled_has_no_rate(two_phase):
+    assert learning_rate(_classifier(given_pretrained())) is None
+    assert_fails("6.3", "never compiled", fine_tuned=two_phase["fine_tuned"],
+                 phase_1_weights=two_phase["phase_1_weights"], phase_2_rate=None)
 
 
 def test_6_3_placeholder_says_not_done():
-    assert_fails("6.3", "not done yet", fine_tuned=not_done("6.3"))
+    placeholder = not_done("6.3")
+    assert_fails("6.3", "not done yet", fine_tuned=placeholder, phase_1_weights=placeholder,
+                 phase_2_rate=learning_rate(placeholder))
 
 
 # --- 6.4 an ensemble of the given models --------------------------------------------------------
 
 
-def ensemble(combine, members=None, input_fn=keras.Input):
+def _reshaped(digits, shape, how="layer"):
+    """The 64 pixels in the shape a member reads: a Reshape layer, or keras.ops.reshape."""
+    if len(shape) == 1:
+        return digits
+    if how == "ops":
+        return keras.ops.reshape(digits, (-1, *shape))
+    if how == "transposed":
+        return layers.Permute((2, 1) + tuple(range(3, len(shape) + 1)))(layers.Reshape(shape)(digits))
+    return layers.Reshape(shape)(digits)
+
+
+def ensemble(combine, members=None, input_fn=keras.Input, how="layer"):
+    """One 64-pixel input, each member fed the digit in its own shape, ``combine`` of their outputs."""
     members = given_members() if members is None else members
     digits = input_fn(shape=(64,))
-    return keras.Model(digits, combine([member(digits) for member in members]))
+    shapes = [tuple(member.inputs[0].shape[1:]) for member in members]
+    return keras.Model(digits, combine([member(_reshaped(digits, shape, how)) for member, shape in zip(members, shapes)]))
 
 
-def _members_layers_called_directly():
+def _members_dense_layers_on_the_flat_input():
+    """Flatten(Reshape(x)) is x: calling each member's Dense layer on the 64 pixels is the same ensemble."""
     digits = keras.Input(shape=(64,))
-    outputs = [member.layers[0](digits) for member in given_members()]
+    outputs = [member.get_layer(f"scores_{k}")(digits) for k, member in enumerate(given_members(), start=1)]
     return keras.Model(digits, layers.Average()(outputs))
 
 
@@ -473,28 +545,40 @@ def _members_layers_called_directly():
     "make",
     [
         lambda: ensemble(layers.Average()),
-        lambda: ensemble(layers.average, input_fn=keras.layers.Input),
+        lambda: ensemble(layers.average, input_fn=keras.layers.Input, how="ops"),
         lambda: ensemble(lambda outs: keras.ops.mean(keras.ops.stack(outs, axis=0), axis=0)),
         lambda: ensemble(lambda outs: layers.Rescaling(1 / 3)(layers.Add()(outs))),
         lambda: ensemble(lambda outs: layers.Average()(outs[::-1])),
-        _members_layers_called_directly,
+        _members_dense_layers_on_the_flat_input,
         lambda: ensemble(lambda outs: [layers.Average()(outs)]),
         lambda: ensemble(lambda outs: {"average": layers.Average()(outs)}),
     ],
-    ids=["average-layer", "average-function", "ops-mean", "add-then-scale", "reversed-order", "members-layers",
-         "list-output", "dict-output"],
+    ids=["average-layer", "average-function-ops-reshape", "ops-mean", "add-then-scale", "reversed-order",
+         "members-dense-layers", "list-output", "dict-output"],
 )
 def test_6_4_accepts(make):
     assert_passes("6.4", ensemble=make())
 
 
+def test_6_4_members_read_three_shapes_so_the_lesson_s_code_does_not_fit():
+    """Issue 15: 6.4 copied lesson 6 section 7 (members that all take the same input); they now read
+    64 pixels, an 8x8 image and an 8x8x1 image, so the learner adapts one input to each."""
+    members = given_members()
+    assert [tuple(m.inputs[0].shape[1:]) for m in members] == [tuple(s) for s in MEMBER_INPUTS]
+    digits = keras.Input(shape=(64,))
+    with pytest.raises(ValueError):
+        layers.Average()([member(digits) for member in members])
+
+
 def _three_inputs():
     inputs = [keras.Input(shape=(64,)) for _ in range(3)]
-    return keras.Model(inputs, layers.Average()([m(x) for m, x in zip(given_members(), inputs)]))
+    return keras.Model(inputs, layers.Average()([m(_reshaped(x, shape)) for m, x, shape
+                                                  in zip(given_members(), inputs, MEMBER_INPUTS)]))
 
 
 def _fresh_members():
-    members = [keras.Sequential([keras.Input(shape=(64,)), layers.Dense(10, activation="softmax")]) for _ in range(3)]
+    members = [keras.Sequential([keras.Input(shape=shape), layers.Flatten(), layers.Dense(10, activation="softmax")])
+               for shape in MEMBER_INPUTS]
     return ensemble(layers.Average(), members=members)
 
 
@@ -509,13 +593,14 @@ def _fresh_members():
         (lambda: ensemble(lambda outs: outs), "3 outputs"),
         (_three_inputs, "3 inputs"),
         (_fresh_members, "does not compute the average of the given members"),
+        (lambda: ensemble(layers.Average(), how="transposed"), "does not compute the average of the given members"),
         (lambda: given_members(), "not a Keras model"),
         (lambda: keras.Sequential([keras.Input(shape=(32,)), layers.Dense(10)]), "wrong inputs"),
         (lambda: keras.Sequential([layers.Dense(10)]), "never built"),
         (lambda: None, "None"),
     ],
     ids=["add", "maximum", "two-members", "one-member", "concatenate", "list-outputs", "three-inputs", "fresh",
-         "list-of-members", "input-width", "unbuilt", "none"],
+         "transposed-images", "list-of-members", "input-width", "unbuilt", "none"],
 )
 def test_6_4_rejects(make, phrase):
     assert_fails("6.4", phrase, ensemble=make())
@@ -568,7 +653,7 @@ def _from_encoder_input():
     ids=["layer-calls", "layers-Input", "inner-extractor", "from-encoder-input"],
 )
 def test_6_5_accepts(make):
-    assert_passes("6.5", inspector=make())
+    assert_passes("6.5", inspector=unnested(make()))
 
 
 def _with_outputs(change):
@@ -612,8 +697,50 @@ def _no_relu_on_code():
          "none"],
 )
 def test_6_5_rejects(make, phrase):
-    assert_fails("6.5", phrase, inspector=make())
+    assert_fails("6.5", phrase, inspector=unnested(make()))
 
 
 def test_6_5_placeholder_says_not_done():
-    assert_fails("6.5", "not done yet", inspector=not_done("6.5"))
+    assert_fails("6.5", "not done yet", inspector=unnested(not_done("6.5")))
+
+
+def _scores_from_the_reader_itself():
+    """Issue 15: right, but refused as "uses a Lambda layer": `hidden` and `code` are called directly and,
+    through `reader` -> `encoder`, once more; Keras 3.15 saves that model but cannot load it back."""
+    reader = given_reader()
+    encoder = reader.get_layer("encoder")
+    image = keras.Input(shape=(64,))
+    hidden = encoder.get_layer("hidden")(image)
+    code = encoder.get_layer("code")(hidden)
+    return keras.Model(image, {"hidden": hidden, "code": code, "scores": reader(image)})
+
+
+def _encoder_called_and_its_layer():
+    reader = given_reader()
+    encoder = reader.get_layer("encoder")
+    image = keras.Input(shape=(64,))
+    code = encoder(image)
+    return keras.Model(image, {"hidden": encoder.get_layer("hidden")(image), "code": code,
+                               "scores": reader.get_layer("scores")(code)})
+
+
+@pytest.mark.parametrize("make", [_scores_from_the_reader_itself, _encoder_called_and_its_layer],
+                         ids=["scores-from-reader", "encoder-and-its-hidden-layer"])
+def test_6_5_accepts_the_reader_s_own_nested_models_next_to_their_layers(make):
+    assert_passes("6.5", inspector=unnested(make()))
+
+
+def test_6_5_without_the_check_cell_s_unnested_the_message_names_what_failed_not_a_lambda():
+    """What an unloadable model is told: the error Keras gave, never a Lambda layer it does not have."""
+    failure = assert_fails("6.5", "cannot be loaded back", inspector=_scores_from_the_reader_itself())
+    assert "Lambda" not in failure.mistake.problem and "Lambda" not in (failure.mistake.found or "").split("(")[0]
+    assert "is not connected to `inputs`" in failure.message()
+
+
+def test_6_5_check_cell_hands_in_the_unnested_model():
+    import nbformat
+
+    nb = nbformat.read(ROOT / "solutions" / "06_solutions_shared_layers.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.metadata.get("exercise") == "6.5"
+                and "check" in c.metadata.get("tags", []))
+    assert cell.source.strip() == 'check("6.5", inspector=unnested(inspector))'

@@ -17,7 +17,7 @@ LESSON = Lesson(
     slug="layers",
     title="Layers, the building blocks",
     covers="Dense maths, lazy weights, the batch axis, activations, symbolic tensors",
-    minutes=30,
+    minutes=25,
     exercise_minutes=30,
 )
 

@@ -156,9 +156,30 @@ def built_layer(layer: object) -> str:
 # --- 1.4 ------------------------------------------------------------------------------------
 
 
-def _sensor_output(x: np.ndarray) -> np.ndarray:
-    kernel, bias = (w.astype("float64") for w in sensor_layer_weights())
-    return np.maximum(x.astype("float64") @ kernel + bias, 0.0)
+def _sensor_output(x: np.ndarray, *, relu: bool = True, bias: bool = True) -> np.ndarray:
+    """What the sensor layer computes for ``x``; without its ReLU or its bias for the typical slips."""
+    kernel, offset = (w.astype("float64") for w in sensor_layer_weights())
+    out = x.astype("float64") @ kernel + (offset if bias else 0.0)
+    return np.maximum(out, 0.0) if relu else out
+
+
+# Arithmetic by hand that leaves out part of the layer: (relu, bias) -> what is missing.
+_LEFT_OUT = {(False, True): "its ReLU", (True, False): "its bias", (False, False): "its bias and its ReLU"}
+
+
+def _not_the_layer_output(out: np.ndarray, x: np.ndarray, what: str, fed: str) -> Mistake:
+    """Name what an output that differs from ``layer(x)`` computed: the layer's arithmetic short of a step, or other weights."""
+    for (relu, bias), missing in _LEFT_OUT.items():
+        if np.allclose(out, _sensor_output(x, relu=relu, bias=bias), rtol=0, atol=TOLERANCE):
+            shown = ("relu(" if relu else "") + f"{fed} @ kernel" + (" + bias" if bias else "") + (")" if relu else "")
+            return Mistake(f"{what} is the layer's arithmetic without {missing}.",
+                           expected=f"the given layer's output for `{fed}`: relu({fed} @ kernel + bias)",
+                           found=f"the values of {shown}",
+                           hint=f"call the layer itself, layer({fed}): it adds the bias and applies its ReLU for you")
+    return Mistake(f"{what} is not what `layer` computes for the {'reading' if fed == 'batch' else 'readings'}.",
+                   expected=f"the given layer's output for `{fed}`",
+                   found="other numbers (a new Dense layer starts with its own random weights)",
+                   hint=f"call the given `layer` on `{fed}`")
 
 
 @exercise("1.4", "Give one sample its batch axis")
@@ -195,10 +216,7 @@ def batch_axis(batch: object, one_output: object) -> str:
         raise Mistake("`one_output` has the wrong shape.", expected="shape (1, 4): one sample, 4 units",
                       found=f"shape {_shape_text(out.shape)}", hint="one_output = layer(batch)")
     if not np.allclose(out, expected, rtol=0, atol=TOLERANCE):
-        raise Mistake("`one_output` is not what `layer` computes for the reading.",
-                      expected="the given layer's output for `batch`",
-                      found="other numbers (a new Dense layer starts with its own random weights)",
-                      hint="call the given `layer` on `batch`")
+        raise _not_the_layer_output(out, batch, "`one_output`", "batch")
     return "a batch of one sample, shape (1, 3), and the layer's output for it, shape (1, 4)"
 
 
@@ -220,10 +238,7 @@ def symbolic_or_real(values: object, symbolic_shape: object) -> str:
         raise Mistake("`values` has the wrong shape.", expected="shape (5, 4): 5 readings, 4 units",
                       found=f"shape {_shape_text(out.shape)}", hint="values = layer(readings)")
     if not np.allclose(out, _sensor_output(readings), rtol=0, atol=TOLERANCE):
-        raise Mistake("`values` is not what `layer` computes for the readings.",
-                      expected="the given layer's output for `readings`",
-                      found="other numbers (a new Dense layer starts with its own random weights)",
-                      hint="call the given `layer` on `readings`")
+        raise _not_the_layer_output(out, readings, "`values`", "readings")
     _require_symbolic_shape(symbolic_shape)
     return "real numbers of shape (5, 4), and a symbolic shape (None, 4) with no numbers behind it"
 

@@ -11,7 +11,7 @@ LESSON = Lesson(
     slug="sequential",
     title="The Sequential model",
     covers="summary, compile / fit / predict (a line, then digits), choosing a loss, its limits",
-    minutes=30,
+    minutes=35,
     exercise_minutes=30,
 )
 

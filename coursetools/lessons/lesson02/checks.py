@@ -8,6 +8,7 @@ layers, a nested or a functional model all pass when they compute the asked stac
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from typing import Any
@@ -393,6 +394,41 @@ def _loss_name(name: str) -> str | None:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", label).lower() if label[:1].isupper() else label
 
 
+def _loss_names() -> list[str]:
+    """Every loss name Keras accepts written in snake case ("mse", "binary_crossentropy", ...)."""
+    import keras
+
+    names = []
+    for name in dir(keras.losses):
+        if name.islower() and not name.startswith("_") and name not in ("get", "serialize", "deserialize"):
+            if _loss_name(name) is not None:
+                names.append(name)
+    return names
+
+
+def _is_metric(name: str) -> bool:
+    import keras
+
+    try:
+        keras.metrics.get(name)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _unknown_loss(name: str, key: str) -> Mistake:
+    """A name ``keras.losses.get`` refuses: a metric's name, a misspelled loss, or something else."""
+    problem = f"Keras knows no loss called {name!r} (for {key!r})."
+    expected = "a loss name that compile(loss=...) accepts"
+    if _is_metric(name):
+        return Mistake(problem, expected=expected, found=f"{name!r} is a metric: it measures a model, it is not a loss to train it",
+                       hint="metrics go to compile(metrics=[...]); choose a loss from lesson 2's table of losses")
+    close = difflib.get_close_matches(name.lower(), _loss_names(), n=1, cutoff=0.75)
+    if close:
+        return Mistake(problem, expected=expected, found=repr(name), hint=f"did you mean {close[0]!r}? Keras needs the exact spelling")
+    return Mistake(problem, expected=expected, found=repr(name), hint="check the name against lesson 2's table of losses")
+
+
 @exercise("2.5", "Choose the loss")
 def choose_loss(losses: object) -> str:
     wanted = list(LOSS_TASKS)
@@ -419,9 +455,7 @@ def choose_loss(losses: object) -> str:
                           found=describe(name), hint="write the loss's name in quotes, not a loss object or function")
         canonical = _loss_name(name)
         if canonical is None:
-            raise Mistake(f"Keras knows no loss called {name!r} (for {key!r}).",
-                          expected="a loss name that compile(loss=...) accepts", found=repr(name),
-                          hint="metrics such as accuracy are not losses; check the spelling against lesson 2's table of losses")
+            raise _unknown_loss(name, key)
         kind = KINDS.get(canonical)
         if kind == RIGHT_KIND[key]:
             continue

@@ -244,12 +244,8 @@ def _correlation(found: list, reference: list) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-@exercise("3.3", "Nest a frozen model, then train the new one")
-def nest_encoder(classifier: object) -> str:
-    model = expect_model(classifier, "`classifier`")
-    reference = given_encoder()  # rebuilt here from fixed numbers, never taken from the answer
-    x = _noise_and_digits()
-    encoder_features = output_or_mistake(reference, x, "the encoder")
+def _nested_encoder(model, reference, x: np.ndarray, encoder_features: np.ndarray):
+    """The model nested in ``model`` that stands for the given encoder; a Mistake when there is none."""
     nested = _nested_models(model)
     if not nested:
         if _same_output(model, x, encoder_features):
@@ -275,16 +271,11 @@ def nest_encoder(classifier: object) -> str:
             found=describe(nested[0]),
             hint="use the `encoder` from the cell above; do not build a new one",
         )
-    inner = shaped[0]
-    _require_unchanged_encoder(inner, reference)
-    if inner.trainable_weights:
-        raise Mistake(
-            "the encoder inside `classifier` is still trainable.",
-            expected="a frozen encoder: 0 trainable weights, so fit() keeps what it learned",
-            found=f"{len(inner.trainable_weights)} trainable weight tensors in the encoder",
-            hint="set encoder.trainable = False, then compile, then fit",
-        )
-    probabilities = output_or_mistake(model, x, "`classifier`")
+    return shaped[0]
+
+
+def _require_new_head(model, x: np.ndarray, probabilities: np.ndarray, encoder_features: np.ndarray) -> None:
+    """A trainable Dense(10, softmax) head on the encoder's features."""
     if same_values(probabilities, encoder_features):
         raise Mistake(
             "`classifier` has no new head: its output is the encoder's 16 features.",
@@ -313,6 +304,25 @@ def nest_encoder(classifier: object) -> str:
             found="values that do not sum to 1",
             hint='give the new head activation="softmax"',
         )
+
+
+@exercise("3.3", "Nest a frozen model, then train the new one")
+def nest_encoder(classifier: object) -> str:
+    model = expect_model(classifier, "`classifier`")
+    reference = given_encoder()  # rebuilt here from fixed numbers, never taken from the answer
+    x = _noise_and_digits()
+    encoder_features = output_or_mistake(reference, x, "the encoder")
+    inner = _nested_encoder(model, reference, x, encoder_features)
+    _require_unchanged_encoder(inner, reference)
+    if inner.trainable_weights:
+        raise Mistake(
+            "the encoder inside `classifier` is still trainable.",
+            expected="a frozen encoder: 0 trainable weights, so fit() keeps what it learned",
+            found=f"{len(inner.trainable_weights)} trainable weight tensors in the encoder",
+            hint="set encoder.trainable = False, then compile, then fit",
+        )
+    probabilities = output_or_mistake(model, x, "`classifier`")
+    _require_new_head(model, x, probabilities, encoder_features)
     _require_trained_head(model, inner)
     return "the encoder is nested, frozen and unchanged by fit; the new head learned"
 
@@ -511,6 +521,11 @@ def _require_shape(key: str, value: object, right: tuple) -> None:
     if items == list(right[1:]):
         raise Mistake(f"the shape of {what} leaves out the batch axis.", expected="Keras's shape, batch axis first",
                       found=str(tuple(items)), hint="Keras writes the batch axis of a symbolic tensor as None")
+    if len(items) == len(right) and items[1:] == list(right[1:]):
+        raise Mistake(f"the shape of {what} gives the batch axis a size.", expected=f"{right}: batch axis first",
+                      found=str(tuple(items)),
+                      hint="the batch axis of a symbolic tensor is None: keras.Input fixes the shape of one sample, "
+                      "not how many samples a batch will hold")
     raise Mistake(f"the shape of {what} is not the one Keras gives.", expected="the shape of that symbolic tensor",
                   found=str(tuple(items)), hint="go through the code one line at a time: what does each layer do "
                   "to the shape it receives?")

@@ -18,7 +18,7 @@ LESSON = Lesson(
     slug="skip_connections",
     title="Skip connections",
     covers="Conv2D basics, Concatenate and Add skips, residual blocks, BatchNormalization, why depth needs skips, a tiny U-Net",
-    minutes=30,
+    minutes=45,
     exercise_minutes=30,
 )
 

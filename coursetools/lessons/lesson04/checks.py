@@ -11,6 +11,7 @@ never taken from the learner's answer: the given models are rebuilt from
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 
@@ -18,10 +19,18 @@ import numpy as np
 
 from coursetools.data import load_digits_split
 from coursetools.lessons.lesson04.given import DEEP_PLAIN_LAYERS, given_residual_model
-from coursetools.expect import describe, expect_model
+from coursetools.expect import describe, expect_int, expect_model
 from coursetools.feedback import Mistake
 from coursetools.lessons.lesson04.tools import BLOCK_CASES, glorot_uniform, layer_gradients
-from coursetools.probing import activation_of, dense_layers, first_line, output_or_mistake, same_values, to_numpy
+from coursetools.probing import (
+    activation_of,
+    dense_layers,
+    first_line,
+    output_or_mistake,
+    same_values,
+    to_numpy,
+    unnested,
+)
 from coursetools.registry import exercise
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -50,8 +59,12 @@ def _shapes(tensors) -> list[tuple]:
 
 
 def _model_from(value: object, what: str, input_shape: tuple, hint: str) -> tuple:
-    """``(model, output shape)`` for a one-input, one-output model taking samples of ``input_shape``."""
-    model = expect_model(value, what)
+    """``(model, output shape)`` for a one-input, one-output model taking samples of ``input_shape``.
+
+    The model comes back :func:`~coursetools.probing.unnested`: the graph that runs, nested models'
+    layers called directly, so a check that reads its layers sees those of nested models too.
+    """
+    model = unnested(expect_model(value, what))
     _one_input(model, input_shape, what, hint)
     return model, _one_output(model, what)
 
@@ -86,12 +99,18 @@ def _conv(x, kernel: np.ndarray, bias: np.ndarray, strides: int = 1, padding: st
     return keras.ops.conv(x, kernel, strides=strides, padding=padding) + bias
 
 
+@functools.lru_cache(maxsize=1)
+def _test_images() -> np.ndarray:
+    """The test digits as 8x8 images (read once: 4.1 probes nine blocks)."""
+    return load_digits_split(flat=False)[1][0]
+
+
 def _feature_maps(shape: tuple[int, int, int], seed: int) -> np.ndarray:
     """Probe inputs for a block: random feature maps (with negative values) and real digits as channels."""
     height, width, channels = shape
     rng = np.random.default_rng(seed)
     noise = rng.normal(0.0, 1.0, size=(6, height, width, channels))
-    (_, _), (x_test, _) = load_digits_split(flat=False)
+    x_test = _test_images()
     digits = np.stack(
         [np.stack([x_test[(6 * i + c) % len(x_test)] for c in range(channels)], axis=-1) for i in range(6)]
     )[:, :height, :width, :]
@@ -171,22 +190,25 @@ def _set(layer, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return np.zeros_like(bias)  # use_bias=False: the reference adds no bias either
 
 
-def _block_variants(x, k1, b1, k2, b2, projection, strides: int) -> dict[str, np.ndarray]:
-    """The block the exercise asks for (``"right"``) and typical wrong ones, from the same weights."""
-    first = _conv(x, k1, b1, strides)
-    second = _conv(_ops_relu(first), k2, b2)
-    shortcut = x if projection is None else _conv(x, projection[0], projection[1], strides)
+def _block_variants(x, k1, b1, k2, b2, projection, strides: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The block the exercise asks for (``"right"``) and typical wrong ones, from the same weights.
+
+    ``strides`` are those of the branch's two convolutions; the projection strides by their product.
+    """
+    first = _conv(x, k1, b1, strides[0])
+    second = _conv(_ops_relu(first), k2, b2, strides[1])
+    shortcut = x if projection is None else _conv(x, projection[0], projection[1], strides[0] * strides[1])
     variants = {
         "right": _ops_relu(second + shortcut),
         "no_final_relu": second + shortcut,
         "relu_before_add": _ops_relu(second) + shortcut,
         "relu_on_second": _ops_relu(_ops_relu(second) + shortcut),
-        "no_inner_relu": _ops_relu(_conv(first, k2, b2) + shortcut),
+        "no_inner_relu": _ops_relu(_conv(first, k2, b2, strides[1]) + shortcut),
     }
     if projection is not None:
         variants["relu_on_shortcut"] = _ops_relu(second + _ops_relu(shortcut))
-    if strides > 1:
-        late = _conv(_ops_relu(_conv(x, k1, b1)), k2, b2, strides)
+    if strides[0] > 1 and strides[1] == 1:
+        late = _conv(_ops_relu(_conv(x, k1, b1)), k2, b2, strides[0])
         variants["stride_on_second"] = _ops_relu(late + shortcut)
     return {name: to_numpy(value) for name, value in variants.items()}
 
@@ -206,7 +228,8 @@ _VARIANT_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def _judge_block(model, shape: tuple[int, int, int], filters: int, strides: int, what: str, seed: int) -> None:
+def _judge_block(model, shape: tuple[int, int, int], filters: int, strides: tuple[int, int], what: str,
+                 seed: int) -> None:
     """The model computes relu(conv(relu(conv(x))) + shortcut(x)), for some mapping of its layers."""
     channels = shape[-1]
     convs, projection = _block_parts(model, what)
@@ -326,17 +349,22 @@ def residual_block_function(blocks: object) -> str:
                 f"{filters} (broadcasting), so no error was raised" if channels == 1 else "no projection layer",
                 hint="test the width: if x.shape[-1] != filters: shortcut = layers.Conv2D(filters, 1)(x)",
             )
-        _judge_block(model, shape, filters, 1, f"`residual_block` ({case})", seed=41)
-    return "identity shortcut when the widths match, 1×1 projection when not, on every width tried"
+        _judge_block(model, shape, filters, (1, 1), f"`residual_block` ({case})", seed=41)
+    tried = ", ".join(name.replace("->", "→") for name in names)
+    return (f"identity shortcut when the widths match, 1×1 projection when not, on {len(names)} inputs "
+            f"(channels → filters): {tried}")
 
 
 # --- 4.2 -------------------------------------------------------------------------------------
 
 
-@exercise("4.2", "Fix a downsampling block")
+FIX_INPUT, FIX_OUTPUT = (8, 8, 4), (None, 2, 2, 16)  # exercise 4.2: the branch halves the image twice
+
+
+@exercise("4.2", "Repair a block that downsamples twice")
 def fix_strided_block(fixed_block: object) -> str:
     what = "`fixed_block`"
-    model, out = _model_from(fixed_block, what, (8, 8, 8), "keep inputs = keras.Input(shape=(8, 8, 8)) as given")
+    model, out = _model_from(fixed_block, what, FIX_INPUT, f"keep inputs = keras.Input(shape={FIX_INPUT}) as given")
     if not _has_merge(model, ("Add",)):
         raise Mistake(
             f"{what} has no skip connection left.",
@@ -344,27 +372,30 @@ def fix_strided_block(fixed_block: object) -> str:
             found=f"no Add in the graph: {[_kind(op) for op in model.layers[1:]]}",
             hint="keep the Add; change only what goes into it from the shortcut side",
         )
-    if out == (None, 8, 8, 16):
+    if out in ((None, 4, 4, 16), (None, 8, 8, 16)):
         raise Mistake(
-            f"{what} no longer halves the image.",
-            expected="(None, 4, 4, 16): the given branch has strides=2 and halves height and width",
+            f"{what} no longer shrinks the image to 2×2.",
+            expected=f"{FIX_OUTPUT}: both Conv2D layers of the given branch have strides=2, and each halves height "
+            "and width",
             found=f"{out}",
-            hint="keep the branch as given (strides=2 on its first Conv2D); fix the shortcut instead",
+            hint="keep the branch as given (strides=2 on both Conv2D layers); fix the shortcut instead",
         )
-    if out != (None, 4, 4, 16):
-        raise Mistake(f"{what} has the wrong output shape.", expected="(None, 4, 4, 16)", found=f"{out}",
+    if out != FIX_OUTPUT:
+        raise Mistake(f"{what} has the wrong output shape.", expected=f"{FIX_OUTPUT}", found=f"{out}",
                       hint="keep the given branch and make the shortcut match it")
     pooling = [layer for layer in model.layers if "Pooling" in _kind(layer)]
     if pooling:
         raise Mistake(
             f"{what} pools on the shortcut.",
-            expected="a 1×1 Conv2D(16, 1, strides=2) on the shortcut: it keeps every other pixel and maps 8 "
-            "channels to 16, all in one layer",
+            expected="one 1×1 Conv2D(16, 1, strides=4) on the shortcut: it keeps one pixel in four along each axis "
+            "and maps 4 channels to 16, all in one layer",
             found=f"a {_kind(pooling[0])} layer",
-            hint="replace the pooling by strides=2 on the shortcut's 1×1 Conv2D",
+            hint="replace the pooling by strides on the shortcut's 1×1 Conv2D: as many as the branch's strides "
+            "multiplied",
         )
-    _judge_block(model, (8, 8, 8), 16, 2, what, seed=42)
-    return "the shortcut is projected with a strided 1×1 convolution and matches the branch"
+    _judge_block(model, FIX_INPUT, 16, (2, 2), what, seed=42)
+    return ("the shortcut is one 1×1 convolution with strides=4: 8×8 -> 2×2 and 4 -> 16 channels, like the "
+            "branch's two strided convolutions")
 
 
 # --- 4.3 -------------------------------------------------------------------------------------
@@ -378,28 +409,22 @@ _HEAD_WIDTHS = {
 }
 
 
-def _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias, pool: str = "average") -> list[np.ndarray]:
-    """Softmax outputs of the wide & deep spec, for both paddings of the Conv2D and both orders of the join."""
+def _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias, *, pool: str = "average",
+                       padding: str = "same") -> list[np.ndarray]:
+    """Softmax outputs of the wide & deep spec, for both orders of the join."""
     wide = x.reshape(len(x), -1).astype("float64")
+    maps = to_numpy(_ops_relu(_conv(x, kernel, bias, padding=padding)))
+    deep = maps.mean(axis=(1, 2)) if pool == "average" else maps.max(axis=(1, 2))
     outputs = []
-    for padding in ("same", "valid"):
-        maps = to_numpy(_ops_relu(_conv(x, kernel, bias, padding=padding)))
-        deep = maps.mean(axis=(1, 2)) if pool == "average" else maps.max(axis=(1, 2))
-        outputs += [np.concatenate([wide, deep], axis=1), np.concatenate([deep, wide], axis=1)]
-    for index, joined in enumerate(outputs):
+    for joined in (np.concatenate([wide, deep], axis=1), np.concatenate([deep, wide], axis=1)):
         logits = joined @ head_kernel + head_bias
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-        outputs[index] = exp / exp.sum(axis=1, keepdims=True)
+        outputs.append(exp / exp.sum(axis=1, keepdims=True))
     return outputs
 
 
-@exercise("4.3", "A wide and deep model on images")
-def wide_and_deep(wide_deep: object) -> str:
-    what = "`wide_deep`"
-    model, out = _model_from(wide_deep, what, (8, 8, 1), "use keras.Input(shape=(8, 8, 1)): the digits as images")
-    if out != (None, 10):
-        raise Mistake(f"{what} has the wrong output shape.", expected="(None, 10): one probability per digit",
-                      found=f"{out}", hint='end with layers.Dense(10, activation="softmax") on the joined vector')
+def _wide_deep_layers(model, what: str) -> tuple[object, object]:
+    """``(the Conv2D, the Dense head)`` of a wide & deep model; a Mistake for anything else the spec lacks."""
     dense = dense_layers(model)
     convs = [layer for layer in _weighted(model) if _kind(layer) == "Conv2D"]
     width = int(dense[-1].kernel.shape[0]) if dense else None
@@ -416,6 +441,12 @@ def wide_and_deep(wide_deep: object) -> str:
             expected="one Conv2D(8, 3) on the image: kernel (3, 3, 1, 8)",
             found=f"Conv2D kernels {[tuple(conv.kernel.shape) for conv in convs]}",
         )
+    if len(dense) != 1:
+        raise Mistake(f"{what} has {len(dense)} Dense layers.",
+                      expected="one: the Dense(10) head on the 72 joined numbers, and no Dense on either path",
+                      found=f"Dense kernels {[tuple(layer.kernel.shape) for layer in dense]}",
+                      hint="the deep path is Conv2D -> GlobalAveragePooling2D, the wide path Flatten; the only Dense "
+                      "is the head")
     if width != 72:
         raise Mistake(
             f"{what} joins the wrong tensors.",
@@ -423,37 +454,58 @@ def wide_and_deep(wide_deep: object) -> str:
             found=f"a head that receives {width} numbers: {_HEAD_WIDTHS.get(width, 'not the 72 asked for')}",
             hint="wide = layers.Flatten()(inputs); deep = layers.GlobalAveragePooling2D()(conv output); join those two",
         )
-    if len(dense) != 1:
-        raise Mistake(f"{what} has {len(dense)} Dense layers.", expected="one: the Dense(10) head on the 72 joined numbers",
-                      found=f"Dense kernels {[tuple(layer.kernel.shape) for layer in dense]}")
-    rng = np.random.default_rng(43)
-    kernel, head_kernel = glorot_uniform(rng, (3, 3, 1, 8)), glorot_uniform(rng, (72, 10))
-    bias, head_bias = (rng.normal(0.0, 0.3, size=n).astype("float32") for n in (8, 10))
-    bias = _set(convs[0], kernel, bias)
-    head_bias = _set(dense[0], head_kernel, head_bias)
-    x = np.concatenate([rng.uniform(0.0, 1.0, size=(16, 8, 8, 1)),
-                        load_digits_split(flat=False)[1][0][:16, :, :, None]]).astype("float32")
-    found = output_or_mistake(model, x, what)
-    if any(_same_maps(found, expected) for expected in _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias)):
-        return "flattened pixels and pooled convolution features joined by Concatenate, then a softmax head"
-    if any(_same_maps(found, expected) for expected in _wide_deep_outputs(x, kernel, bias, head_kernel, head_bias, "max")):
-        raise Mistake(f"{what} pools the feature maps with their maximum.",
-                      expected="the average of each feature map: GlobalAveragePooling2D", found="GlobalMaxPooling2D",
-                      hint="use layers.GlobalAveragePooling2D()")
-    activations = [activation_of(convs[0]), activation_of(dense[0])]
+    return convs[0], dense[0]
+
+
+def _wide_deep_mistake(model, found: np.ndarray, weights: tuple, conv, head, what: str) -> Mistake | None:
+    """None when ``found`` is the spec's output; else the Mistake that names what differs."""
+    def matches(**variant) -> bool:
+        return any(_same_maps(found, expected) for expected in _wide_deep_outputs(*weights, **variant))
+
+    if matches():
+        return None
+    for pool in ("average", "max"):
+        if matches(pool=pool, padding="valid"):
+            return Mistake(f"{what}'s Conv2D does not pad the image.",
+                           expected='Conv2D(8, 3, padding="same", activation="relu"): 8×8 feature maps, as the spec asks',
+                           found='padding="valid" (the default): 6×6 maps, the border pixels never at the centre of a '
+                           "3×3 window", hint='pass padding="same" to the Conv2D')
+    if matches(pool="max"):
+        return Mistake(f"{what} pools the feature maps with their maximum.",
+                       expected="the average of each feature map: GlobalAveragePooling2D", found="GlobalMaxPooling2D",
+                       hint="use layers.GlobalAveragePooling2D()")
+    activations = [activation_of(conv), activation_of(head)]
     if activations != ["relu", "softmax"] and not _has_merge(model, ("Activation", "ReLU", "Softmax")):
-        raise Mistake(
-            f"{what} has the right layers but the wrong activations.",
-            expected="relu on the Conv2D, softmax on the head",
-            found=f"activations {activations}",
-            hint='give the Conv2D activation="relu" and the head activation="softmax"',
-        )
-    raise Mistake(
+        return Mistake(f"{what} has the right layers but the wrong activations.",
+                       expected="relu on the Conv2D, softmax on the head", found=f"activations {activations}",
+                       hint='give the Conv2D activation="relu" and the head activation="softmax"')
+    return Mistake(
         f"{what} has the right layers but computes something else.",
         expected="head(concatenate(flatten(image), average_pool(relu(conv(image))))) with a softmax head",
         found=f"activations {activations} (Conv2D, head), and an output that differs from that",
         hint="the wide side is the image itself, flattened; the deep side is Conv2D -> GlobalAveragePooling2D",
     )
+
+
+@exercise("4.3", "A wide and deep model on images")
+def wide_and_deep(wide_deep: object) -> str:
+    what = "`wide_deep`"
+    model, out = _model_from(wide_deep, what, (8, 8, 1), "use keras.Input(shape=(8, 8, 1)): the digits as images")
+    if out != (None, 10):
+        raise Mistake(f"{what} has the wrong output shape.", expected="(None, 10): one probability per digit",
+                      found=f"{out}", hint='end with layers.Dense(10, activation="softmax") on the joined vector')
+    conv, head = _wide_deep_layers(model, what)
+    rng = np.random.default_rng(43)
+    kernel, head_kernel = glorot_uniform(rng, (3, 3, 1, 8)), glorot_uniform(rng, (72, 10))
+    bias, head_bias = (rng.normal(0.0, 0.3, size=n).astype("float32") for n in (8, 10))
+    bias, head_bias = _set(conv, kernel, bias), _set(head, head_kernel, head_bias)
+    x = np.concatenate([rng.uniform(0.0, 1.0, size=(16, 8, 8, 1)),
+                        load_digits_split(flat=False)[1][0][:16, :, :, None]]).astype("float32")
+    found = output_or_mistake(model, x, what)
+    mistake = _wide_deep_mistake(model, found, (x, kernel, bias, head_kernel, head_bias), conv, head, what)
+    if mistake is not None:
+        raise mistake
+    return "flattened pixels and pooled convolution features joined by Concatenate, then a softmax head"
 
 
 # --- 4.4 -------------------------------------------------------------------------------------
@@ -468,19 +520,50 @@ def _as_shape(value: object) -> tuple | None:
     return None
 
 
-def _as_count(value: object) -> int | None:
-    """A whole number given as an int or as a float with nothing after the point."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+def _conv_code(layer) -> str:
+    """A Conv2D as the exercise's code writes it: ``Conv2D(16, 3, strides=2, padding="same", activation="relu")``."""
+    config = layer.get_config()
+    parts = [str(config["filters"]), str(config["kernel_size"][0])]
+    if tuple(config["strides"]) != (1, 1):
+        parts.append(f"strides={config['strides'][0]}")
+    if config["padding"] == "same":
+        parts.append('padding="same"')
+    if config["activation"] != "linear":
+        parts.append(f'activation="{config["activation"]}"')
+    if not config["use_bias"]:
+        parts.append("use_bias=False")
+    return f"Conv2D({', '.join(parts)})"
+
+
+def _conv_slips(layer, channels: set[int]) -> dict[int, str]:
+    """Differences from the true total that miscounting this one Conv2D gives, with what each slip was."""
+    kh, kw, cin, filters = (int(n) for n in layer.kernel.shape)
+    bias = filters if layer.bias is not None else 0
+    code, own = _conv_code(layer), layer.count_params()
+    slips = {
+        -own: f"the layer {code} is missing from the count",
+        own: f"the layer {code} was counted twice",
+    }
+    if bias:
+        slips[-bias] = f"the bias of {code} is missing ({filters} numbers, one per filter)"
+    else:
+        slips[filters] = f"{code} was given a bias, but it has use_bias=False: it has none"
+    for other in sorted(channels - {cin}):
+        slips[kh * kw * (other - cin) * filters] = (
+            f"{code} was counted with {other} input channels; it receives {cin} input channels, so its kernel is "
+            f"{kh} × {kw} × {cin} × {filters}")
+    size = 3 if kh == 1 else 1
+    slips[(size * size - kh * kw) * cin * filters] = (
+        f"{code} was counted as a {size}×{size} convolution; its kernel is {kh}×{kw}")
+    return slips
 
 
 def _wrong_counts(model) -> dict[int, str]:
-    """Totals that typical counting slips give for ``model``, with what each slip was."""
+    """Totals that typical counting slips give for ``model``, with what each slip was.
+
+    Slips of the whole model first (every bias, the BatchNormalization statistics...), then
+    slips of one layer, each naming that layer as the exercise's code writes it.
+    """
     total = model.count_params()
     convs = [layer for layer in model.layers if _kind(layer) == "Conv2D"]
     norms = [layer for layer in model.layers if _kind(layer) == "BatchNormalization"]
@@ -500,37 +583,51 @@ def _wrong_counts(model) -> dict[int, str]:
         total - biases: "the biases are missing (one per filter, for every Conv2D that has use_bias=True)",
         flat_kernels: "each 3×3 kernel was counted once per filter, not once per input channel and filter",
     }
+    channels = {int(layer.kernel.shape[2]) for layer in convs} | {int(layer.kernel.shape[3]) for layer in convs}
+    for layer in convs:
+        for difference, slip in _conv_slips(layer, channels).items():
+            slips.setdefault(total + difference, slip)
     slips.pop(total, None)
     return slips
+
+
+def _shape_mistake(output_shape: object, truth: tuple) -> Mistake | None:
+    """None when ``output_shape`` is the model's output shape, written as the statement asks; else what differs."""
+    shape = _as_shape(output_shape)
+    if shape is None:
+        return Mistake("`output_shape` is not a shape.", expected=f"a tuple such as {(None, 8, 8, 1)}",
+                       found=describe(output_shape),
+                       hint="write the shape with Python brackets and commas, None for the batch axis")
+    if shape == truth:
+        return None
+    if shape == truth[1:]:
+        return Mistake("`output_shape` leaves out the batch axis.", expected=f"{truth}: as model.output.shape shows it",
+                       found=f"{output_shape!r}", hint="the statement asks for the batch axis too, written None, first")
+    sample = shape[1:] if len(shape) == len(truth) else shape
+    if sample == truth[1:]:
+        return Mistake("`output_shape` gives the batch axis a size.", expected=f"{truth}", found=f"{output_shape!r}",
+                       hint="the batch axis of a symbolic shape is None: the model accepts batches of any size")
+    if sample == (8, 8, 16):
+        problem = "the strided block halves height and width"
+    elif sample == (2, 2, 16):
+        problem = "the image is halved once: the shortcut's strides=2 makes it match the branch, it does not halve again"
+    elif len(sample) == 3 and sample[:2] == truth[1:3]:
+        problem = "the number of channels is that of the last block's filters"
+    elif len(sample) == 2:
+        problem = "a feature map keeps three axes per sample: height, width and channels"
+    else:
+        problem = "height and width after the strided block, and the last block's filters"
+    return Mistake("`output_shape` is not the model's output shape.", expected="the shape model.output.shape shows",
+                   found=f"{output_shape!r}", hint=problem)
 
 
 @exercise("4.4", "Predict, then run: shape and parameters of a residual model")
 def predict_thenoutput_or_mistake(output_shape: object, total_params: object) -> str:
     model = given_residual_model()
-    truth = tuple(model.outputs[0].shape)
-    shape = _as_shape(output_shape)
-    if shape is None:
-        raise Mistake("`output_shape` is not a shape.", expected=f"a tuple such as {(None, 8, 8, 1)}",
-                      found=describe(output_shape),
-                      hint="write the shape with Python brackets and commas, None for the batch axis")
-    if shape not in (truth, truth[1:]):
-        sample = shape[1:] if len(shape) == len(truth) else shape
-        if sample == (8, 8, 16):
-            problem = "the strided block halves height and width"
-        elif sample == (2, 2, 16):
-            problem = "the image is halved once: the shortcut's strides=2 makes it match the branch, it does not halve again"
-        elif len(sample) == 3 and sample[:2] == truth[1:3]:
-            problem = "the number of channels is that of the last block's filters"
-        elif len(sample) == 2:
-            problem = "a feature map keeps three axes per sample: height, width and channels"
-        else:
-            problem = "height and width after the strided block, and the last block's filters"
-        raise Mistake("`output_shape` is not the model's output shape.", expected="the shape model.output.shape shows",
-                      found=f"{output_shape!r}", hint=problem)
-    count = _as_count(total_params)
-    if count is None:
-        raise Mistake("`total_params` is not a whole number.", expected="an int, like 1234",
-                      found=describe(total_params), hint="count the weights of every layer and add them up")
+    mistake = _shape_mistake(output_shape, tuple(model.outputs[0].shape))
+    if mistake is not None:
+        raise mistake
+    count = expect_int(total_params, "`total_params`")
     if count != model.count_params():
         slip = _wrong_counts(model).get(count)
         raise Mistake(
@@ -540,13 +637,66 @@ def predict_thenoutput_or_mistake(output_shape: object, total_params: object) ->
             hint="recount that part" if slip else "Conv2D: kh × kw × input channels × filters + filters; "
             "BatchNormalization: 4 per channel; Add and Activation: 0",
         )
-    return "output shape and parameter count predicted right"
+    return "output shape and parameter count match what Keras reports"
 
 
 # --- 4.5 -------------------------------------------------------------------------------------
 
 MIN_GRADIENT = 2e-4  # the plain network's layers get 1e-5 to 1e-4; residual blocks of up to 12 layers, 1e-3 and more
 MAX_GRADIENT = 100.0  # typical layer of a network whose activations double at every Add: 200 and more
+
+
+BLOCK_SIZES = (2, 6)  # Dense layers per residual block, as exercise 4.5 asks
+
+
+def _block_lengths(model) -> list[int]:
+    """How many Dense layers each merge (Add, ``x + y``, ...) of ``model``'s graph jumps over, in graph order.
+
+    Runs the graph on counters instead of tensors: a counter is the number of Dense layers
+    on the longest path since the last merge, a merge resets it, and records the difference
+    between its inputs' counters: the length of the branch its skip goes around.
+    """
+    import keras
+
+    lengths: list[int] = []
+
+    def operation_fn(operation):
+        def count(*args, **kwargs):
+            counters = [value for value in keras.tree.flatten((args, kwargs)) if isinstance(value, int)
+                        and not isinstance(value, bool)]
+            if len(counters) > 1:
+                lengths.append(max(counters) - min(counters))
+                return 0
+            return (counters[0] if counters else 0) + (_kind(operation) == "Dense")
+
+        return count
+
+    model._run_through_graph([0] * len(model.inputs), operation_fn=operation_fn)
+    return lengths
+
+
+def _require_short_blocks(model, what: str) -> list[int]:
+    """Every hidden layer after the first sits in a residual block of 2 to 6 Dense layers; returns the blocks' sizes."""
+    lengths = _block_lengths(model)
+    low, high = BLOCK_SIZES
+    wrong = [length for length in lengths if not low <= length <= high]
+    if wrong:
+        raise Mistake(
+            f"in {what}, a residual block holds {wrong[0]} Dense layer{'s' * (wrong[0] != 1)}.",
+            expected=f"blocks of {low} to {high} Dense layers, as the exercise asks: a skip every few layers",
+            found=f"blocks of {', '.join(map(str, lengths))} Dense layers, in the order of the graph",
+            hint="group the 24 layers after the first one into short blocks, e.g. 6 blocks of 4 or 4 blocks of 6",
+        )
+    outside = DEEP_PLAIN_LAYERS - 1 - sum(lengths)
+    if outside > 0:
+        raise Mistake(
+            f"{outside} of the {DEEP_PLAIN_LAYERS - 1} hidden layers after the first are in no residual block.",
+            expected=f"every hidden layer after the first inside a block of {low} to {high} layers whose input is added "
+            "to its output",
+            found=f"blocks of {', '.join(map(str, lengths))} Dense layers: {sum(lengths)} layers in blocks",
+            hint="put the remaining layers into a block of their own, or spread them over the other blocks",
+        )
+    return lengths
 
 
 @exercise("4.5", "Make a deep network train with skip connections")
@@ -602,4 +752,6 @@ def deep_residual_trains(deep_residual: object) -> str:
             hint="put 2 or more layers in each block, and leave the block's last Dense without ReLU: apply ReLU "
             "after the Add",
         )
-    return f"every one of the {DEEP_PLAIN_LAYERS} hidden layers receives a usable gradient"
+    lengths = _require_short_blocks(model, what)
+    return (f"residual blocks of {', '.join(map(str, lengths))} Dense layers; every one of the {DEEP_PLAIN_LAYERS} "
+            "hidden layers receives a usable gradient")

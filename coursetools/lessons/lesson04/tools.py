@@ -23,11 +23,19 @@ from coursetools.probing import dense_layers, first_line
 
 # Exercise 4.1: (name, shape of one input sample, filters). The names are the keys of
 # the evidence dict; the check knows the same cases and looks for every one of them.
+# The statement names none of them: a block written for the widths a learner can guess
+# (1, 8, 16 channels) still meets widths it never saw, narrower and wider than
+# `filters`, on square and odd-sized images (at most 8x8: the probes crop real digits).
 BLOCK_CASES: tuple[tuple[str, tuple[int, int, int], int], ...] = (
     ("8->8", (8, 8, 8), 8),
     ("1->8", (8, 8, 1), 8),
     ("16->8", (8, 8, 16), 8),
     ("3->3", (6, 5, 3), 3),
+    ("2->5", (7, 5, 2), 5),
+    ("5->2", (5, 7, 5), 2),
+    ("7->7", (7, 7, 7), 7),
+    ("12->3", (5, 3, 12), 3),
+    ("4->8", (3, 6, 4), 8),
 )
 
 

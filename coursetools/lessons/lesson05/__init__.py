@@ -20,7 +20,7 @@ LESSON = Lesson(
     slug="multiple_inputs_outputs",
     title="Multiple inputs and outputs",
     covers="named inputs, data and losses as dicts, `loss_weights`, the output-ordering trap",
-    minutes=30,
+    minutes=35,
     exercise_minutes=30,
 )
 

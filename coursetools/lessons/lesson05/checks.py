@@ -114,6 +114,57 @@ def _require_dict(value: object, what: str, role: str) -> dict:
 # --- 5.1 ------------------------------------------------------------------------------
 
 
+def _require_two_way_outputs(model: Any, raw: Any, outputs: dict[str, np.ndarray], rows: int) -> None:
+    """`digit`: 10 probabilities per sample; `ink`: one number, no activation; not swapped."""
+    digit, ink = outputs["digit"], outputs["ink"]
+    if digit.shape[1:] in ((1,), ()) and ink.shape[1:] == (10,):
+        raise Mistake("the outputs `digit` and `ink` are swapped.",
+                      expected="`digit`: 10 probabilities per sample; `ink`: one number per sample",
+                      found="`digit` gives one number per sample and `ink` gives 10",
+                      hint='put each head under its own name: outputs={"digit": <the softmax head>, "ink": <the Dense(1) '
+                      "head>}, or name each output layer after its head")
+    if digit.shape != (rows, 10):
+        raise Mistake("the `digit` output has the wrong shape.", expected="10 numbers per sample",
+                      found=f"shape {digit.shape[1:]} per sample", hint='end the digit head with Dense(10, activation="softmax")')
+    if not (np.all(digit >= 0) and np.allclose(digit.sum(axis=1), 1.0, atol=1e-4)):
+        raise Mistake("the `digit` output is not a set of probabilities.", expected="10 probabilities per sample that sum to 1",
+                      found="values that do not sum to 1", hint='give the digit head activation="softmax"')
+    if ink.shape not in ((rows, 1), (rows,)):
+        raise Mistake("the `ink` output has the wrong shape.", expected="one number per sample",
+                      found=f"shape {ink.shape[1:]} per sample", hint="end the ink head with Dense(1)")
+    layer = _producer(_output_tensors(model, raw)["ink"])
+    if layer is not None and type(layer).__name__ in ("Dense", "Activation", "ReLU", "Softmax"):
+        activation = activation_of(layer)
+        if activation not in ("linear", "None"):
+            raise Mistake(
+                "the `ink` output has an activation.",
+                expected="no activation: ink is an amount, any real number (a regression output)",
+                found=f"activation {activation!r} on the layer {layer.name!r}",
+                hint="use Dense(1) with no activation for the ink head",
+            )
+
+
+def _require_wiring(outputs: dict[str, np.ndarray], geometry_moved: dict, pixels_moved: dict) -> None:
+    """Which output reacts when one input changes: `digit` to both, `ink` to the pixels alone."""
+    reactions = [  # output, what moved, must it react?, problem, found, hint
+        ("digit", pixels_moved, True, "the `digit` output ignores the pixels.",
+         "the same digit probabilities for different images",
+         "feed the pixel branch into the merge that leads to the digit head"),
+        ("digit", geometry_moved, True, "the `digit` output ignores `geometry`.",
+         "the same digit probabilities when only the geometry numbers change",
+         "merge geometry with the pixel branch (e.g. layers.Concatenate()) before the digit head"),
+        ("ink", pixels_moved, True, "the `ink` output ignores the pixels.",
+         "the same ink for different images", "put the ink head on the pixel branch"),
+        ("ink", geometry_moved, False, "the `ink` output depends on `geometry`.",
+         "ink changes when only the geometry numbers change",
+         "call the ink head on the pixel branch's tensor, before (not after) the merge"),
+    ]
+    expected = {"digit": "digit computed from both inputs", "ink": "ink computed from the pixels alone"}
+    for name, moved, must_react, problem, found, hint in reactions:
+        if _changed(outputs[name], moved[name]) != must_react:
+            raise Mistake(problem, expected=expected[name], found=found, hint=hint)
+
+
 @exercise("5.1", "Two inputs, two outputs, wired as asked")
 def two_inputs_two_outputs(two_way: object) -> str:
     model = expect_model(two_way, "`two_way`")
@@ -142,47 +193,10 @@ def two_inputs_two_outputs(two_way: object) -> str:
     _require_names(list(outputs), ["digit", "ink"], "`two_way`", "output",
                    'use a dict, outputs={"digit": ..., "ink": ...}, or name the output layers "digit" and "ink"',
                    count_hint='pass both heads: outputs={"digit": digit, "ink": ink}')
-
-    digit, ink = outputs["digit"], outputs["ink"]
-    if digit.shape != (len(pixels), 10):
-        raise Mistake("the `digit` output has the wrong shape.", expected="10 numbers per sample",
-                      found=f"shape {digit.shape[1:]} per sample", hint='end the digit head with Dense(10, activation="softmax")')
-    if not (np.all(digit >= 0) and np.allclose(digit.sum(axis=1), 1.0, atol=1e-4)):
-        raise Mistake("the `digit` output is not a set of probabilities.", expected="10 probabilities per sample that sum to 1",
-                      found="values that do not sum to 1", hint='give the digit head activation="softmax"')
-    if ink.shape not in ((len(pixels), 1), (len(pixels),)):
-        raise Mistake("the `ink` output has the wrong shape.", expected="one number per sample",
-                      found=f"shape {ink.shape[1:]} per sample", hint="end the ink head with Dense(1)")
-    layer = _producer(_output_tensors(model, raw)["ink"])
-    if layer is not None and type(layer).__name__ in ("Dense", "Activation", "ReLU", "Softmax"):
-        activation = activation_of(layer)
-        if activation not in ("linear", "None"):
-            raise Mistake(
-                "the `ink` output has an activation.",
-                expected="no activation: ink is an amount, any real number (a regression output)",
-                found=f"activation {activation!r} on the layer {layer.name!r}",
-                hint="use Dense(1) with no activation for the ink head",
-            )
-
+    _require_two_way_outputs(model, raw, outputs, len(pixels))
     geometry_moved = _outputs_by_name(model, _outputs_on(model, {"pixels": pixels, "geometry": other_geometry}, "`two_way`", fed))
     pixels_moved = _outputs_by_name(model, _outputs_on(model, {"pixels": other_pixels, "geometry": geometry}, "`two_way`", fed))
-    reactions = [  # output, what moved, must it react?, problem, found, hint
-        ("digit", pixels_moved, True, "the `digit` output ignores the pixels.",
-         "the same digit probabilities for different images",
-         "feed the pixel branch into the merge that leads to the digit head"),
-        ("digit", geometry_moved, True, "the `digit` output ignores `geometry`.",
-         "the same digit probabilities when only the geometry numbers change",
-         "merge geometry with the pixel branch (e.g. layers.Concatenate()) before the digit head"),
-        ("ink", pixels_moved, True, "the `ink` output ignores the pixels.",
-         "the same ink for different images", "put the ink head on the pixel branch"),
-        ("ink", geometry_moved, False, "the `ink` output depends on `geometry`.",
-         "ink changes when only the geometry numbers change",
-         "call the ink head on the pixel branch's tensor, before (not after) the merge"),
-    ]
-    expected = {"digit": "digit computed from both inputs", "ink": "ink computed from the pixels alone"}
-    for name, moved, must_react, problem, found, hint in reactions:
-        if _changed(outputs[name], moved[name]) != must_react:
-            raise Mistake(problem, expected=expected[name], found=found, hint=hint)
+    _require_wiring(outputs, geometry_moved, pixels_moved)
     return "inputs `pixels` and `geometry`; `digit` reads both, `ink` reads the pixels alone"
 
 
@@ -191,8 +205,8 @@ def two_inputs_two_outputs(two_way: object) -> str:
 
 def _expected_fit_data() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     images, labels = _split(train=True, flat=False)
-    return ({"image": images, "geometry": digit_geometry(images)},
-            {"digit": labels.astype("float64"), "ink": images.sum(axis=(1, 2)).astype("float64")})
+    return ({"pixels": images.reshape(len(images), 64), "geometry": digit_geometry(images)},
+            {"digit": labels.astype("float64"), "odd": (labels % 2).astype("float64")})
 
 
 def _require_keys(data: dict, expected: list[str], what: str, role: str) -> None:
@@ -236,79 +250,107 @@ def _check_rows(found: np.ndarray, name: str, what: str, expected_rows: int) -> 
 _DATA_HINT = "compute each entry from the training arrays (x_train, y_train), as the exercise describes"
 
 
-@exercise("5.2", "Data for a model with two inputs and two outputs")
-def fit_data_dicts(x_data: object, y_data: object) -> str:
-    x_data = _require_dict(x_data, "`x_data`", "input")
-    y_data = _require_dict(y_data, "`y_data`", "output")
-    _require_keys(x_data, ["image", "geometry"], "`x_data`", "input")
-    _require_keys(y_data, ["digit", "ink"], "`y_data`", "output")
-    x_expected, y_expected = _expected_fit_data()
-    rows = len(x_expected["image"])
-
-    image = expect_array(x_data["image"], "`x_data['image']`", hint=_DATA_HINT)
-    _check_rows(image, "image", "x_data", rows)
-    if image.shape != (rows, 8, 8):
+def _require_pixels(x_data: dict, expected: np.ndarray) -> None:
+    rows = len(expected)
+    pixels = expect_array(x_data["pixels"], "`x_data['pixels']`", hint=_DATA_HINT)
+    _check_rows(pixels, "pixels", "x_data", rows)
+    if pixels.shape == (rows, 8, 8):
         raise Mistake(
-            "the images in `x_data['image']` have the wrong shape.",
-            expected=f"({rows}, 8, 8): the input `image` takes 8x8 images",
-            found=f"{image.shape}",
-            hint="load_digits_split(flat=False) keeps the 8x8 shape (or reshape the flat rows)",
+            "`x_data['pixels']` holds 8x8 images, but the input `pixels` takes 64 numbers per digit.",
+            expected=f"({rows}, 64): each image flattened, as given.inputs shows (None, 64)",
+            found=f"{pixels.shape}",
+            hint="flatten each image: x_train.reshape(len(x_train), 64)",
         )
-    if not _same(image, x_expected["image"]):
-        raise Mistake("`x_data['image']` does not hold the training images, in order.",
-                      expected="x_train from load_digits_split(flat=False)", found="other pixel values",
-                      hint="do not shuffle, scale or change the images")
+    if pixels.shape != (rows, 64):
+        raise Mistake("`x_data['pixels']` has the wrong shape.", expected=f"({rows}, 64): 64 pixels per digit",
+                      found=f"{pixels.shape}", hint="x_train.reshape(len(x_train), 64)")
+    if not _same(pixels, expected):
+        raise Mistake("`x_data['pixels']` does not hold the training images, in order.",
+                      expected="the pixels of x_train, row by row", found="other pixel values",
+                      hint="do not shuffle, scale or transpose the images; reshape them only")
 
-    geometry = expect_array(x_data["geometry"], "`x_data['geometry']`", hint=_DATA_HINT)
-    _check_rows(geometry, "geometry", "x_data", rows)
-    if not _same(geometry, x_expected["geometry"]):
-        raise Mistake("`x_data['geometry']` is not digit_geometry of the training images.",
-                      expected=f"digit_geometry(x_train): shape ({rows}, 3)", found=f"an array of shape {geometry.shape} with other values",
-                      hint="compute it from the same images you put under 'image'")
 
+def _require_targets(y_data: dict, expected: dict[str, np.ndarray]) -> None:
+    rows = len(expected["digit"])
     digit = expect_array(y_data["digit"], "`y_data['digit']`", hint=_DATA_HINT)
     _check_rows(digit, "digit", "y_data", rows)
     if digit.shape == (rows, 10):
         raise Mistake("`y_data['digit']` holds one-hot rows.", expected=f"the labels 0-9 themselves, shape ({rows},)",
                       found=f"shape {digit.shape}",
                       hint="the digit head is trained with sparse_categorical_crossentropy, which takes the labels as integers")
-    if digit.reshape(len(digit), -1).shape[1] != 1 or not _same(digit.reshape(-1), y_expected["digit"]):
+    if digit.reshape(len(digit), -1).shape[1] != 1 or not _same(digit.reshape(-1), expected["digit"]):
         raise Mistake("`y_data['digit']` does not hold the training labels, in order.", expected="y_train",
                       found=f"an array of shape {digit.shape} with other values", hint="use y_train as it is")
+    odd = expect_array(y_data["odd"], "`y_data['odd']`", hint=_DATA_HINT)
+    _check_rows(odd, "odd", "y_data", rows)
+    if odd.shape not in ((rows,), (rows, 1)):
+        raise Mistake("`y_data['odd']` has the wrong shape.", expected=f"one number per digit: ({rows},) or ({rows}, 1)",
+                      found=f"{odd.shape}", hint="one 0 or 1 per training label: y_train % 2")
+    odd = odd.reshape(-1)
+    if _same(odd, expected["odd"]):
+        return
+    if _same(odd, 1.0 - expected["odd"]):
+        found = "1 for the even digits and 0 for the odd ones"
+    elif _same(odd, expected["digit"]):
+        found = "the labels 0-9 themselves"
+    else:
+        found = "other values"
+    raise Mistake("`y_data['odd']` is not the target of the output `odd`.",
+                  expected="1.0 for each odd training digit, 0.0 for each even one (a sigmoid output's target)",
+                  found=found, hint="y_train % 2 gives 1 for odd labels and 0 for even ones")
 
-    ink = expect_array(y_data["ink"], "`y_data['ink']`", hint=_DATA_HINT)
-    _check_rows(ink, "ink", "y_data", rows)
-    if ink.shape not in ((rows,), (rows, 1)):
-        raise Mistake("`y_data['ink']` has the wrong shape.", expected=f"one number per digit: ({rows},) or ({rows}, 1)",
-                      found=f"{ink.shape}", hint="sum over both pixel axes: x_train.sum(axis=(1, 2))")
-    ink = ink.reshape(-1)
-    if not _same(ink, y_expected["ink"]):
-        if _same(ink * 64, y_expected["ink"]):
-            found = "the mean pixel value of each image, 64 times too small"
-        else:
-            found = "other values"
-        raise Mistake("`y_data['ink']` is not the ink of each training digit.",
-                      expected="the sum of the 64 pixel values of each image", found=found,
-                      hint="x_train.sum(axis=(1, 2)) for 8x8 images")
-    return "dicts keyed by the model's input and output names, holding the training data"
+
+@exercise("5.2", "Data for a model with two inputs and two outputs")
+def fit_data_dicts(x_data: object, y_data: object) -> str:
+    x_data = _require_dict(x_data, "`x_data`", "input")
+    y_data = _require_dict(y_data, "`y_data`", "output")
+    _require_keys(x_data, ["pixels", "geometry"], "`x_data`", "input")
+    _require_keys(y_data, ["digit", "odd"], "`y_data`", "output")
+    x_expected, y_expected = _expected_fit_data()
+    rows = len(x_expected["pixels"])
+    _require_pixels(x_data, x_expected["pixels"])
+    geometry = expect_array(x_data["geometry"], "`x_data['geometry']`", hint=_DATA_HINT)
+    _check_rows(geometry, "geometry", "x_data", rows)
+    if not _same(geometry, x_expected["geometry"]):
+        raise Mistake("`x_data['geometry']` is not digit_geometry of the training images.",
+                      expected=f"digit_geometry(x_train): shape ({rows}, 3)",
+                      found=f"an array of shape {geometry.shape} with other values",
+                      hint="compute it from the same training images (flat or 8x8: digit_geometry takes both)")
+    _require_targets(y_data, y_expected)
+    return "dicts keyed by the model's input and output names: flat pixels, geometry, labels and odd/even targets"
 
 
 # --- 5.3 and 5.4: losses recomputed from the model's own predictions ------------------------
 
 
+# Every built-in loss a learner may pass for a one-number output, by Keras's name: the check
+# recomputes each, so a wrong loss is named whichever it is ("huber", "poisson", ...).
+CANDIDATE_LOSSES = (
+    "mean_squared_error", "binary_crossentropy", "mean_absolute_error", "huber", "log_cosh",
+    "mean_squared_logarithmic_error", "mean_absolute_percentage_error", "poisson", "binary_focal_crossentropy",
+    "hinge", "squared_hinge", "categorical_crossentropy", "categorical_hinge", "kl_divergence", "cosine_similarity",
+)
+
+
+_NEEDS_THE_WORD_LOSS = {"huber", "log_cosh", "poisson", "hinge", "squared_hinge", "categorical_hinge"}  # "the huber loss"
+
+
 def _loss_candidates(target: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
-    """Each plausible loss of one output, computed the way Keras computes it."""
+    """Each built-in loss of one output, computed the way Keras computes it, by readable name."""
     import keras
 
     target = target.astype("float32").reshape(len(target), -1)
     prediction = prediction.astype("float32").reshape(len(prediction), -1)
     found = {}
-    for name, function in (
-        ("mean squared error", keras.losses.mean_squared_error),
-        ("binary crossentropy", keras.losses.binary_crossentropy),
-        ("mean absolute error", keras.losses.mean_absolute_error),
-    ):
-        found[name] = float(np.mean(keras.ops.convert_to_numpy(function(target, prediction))))
+    for name in CANDIDATE_LOSSES:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. categorical_crossentropy on one column warns
+                value = float(np.mean(keras.ops.convert_to_numpy(keras.losses.get(name)(target, prediction))))
+        except Exception:  # a loss that cannot take these shapes is not one the learner could have used
+            continue
+        label = name.replace("_", " ") + (" loss" if name in _NEEDS_THE_WORD_LOSS else "")
+        found[label] = value  # nan too: Keras reports nan for that loss as well
     return found
 
 
@@ -316,6 +358,8 @@ RIGHT_LOSS = {"width": "mean squared error", "loop": "binary crossentropy"}
 
 
 def _same_loss(a: float, b: float) -> bool:
+    if np.isnan(a) or np.isnan(b):  # the poisson loss of a negative prediction, for one
+        return bool(np.isnan(a) and np.isnan(b))
     return abs(a - b) <= 1e-4 * max(abs(a), abs(b)) + 1e-5
 
 
@@ -384,7 +428,7 @@ def _require_right_losses(scores: dict, candidates: dict[str, dict[str, float]])
             continue
         if matches[name]:
             raise Mistake(
-                f"the output `{name}` is trained with the wrong loss.",
+                f"the output `{name}` is trained with the wrong loss: {matches[name][0]}.",
                 expected=f"{RIGHT_LOSS[name]} for `{name}`",
                 found=f"{name}_loss equals the {matches[name][0]} of the {name} predictions",
                 hint='give each output its own loss in a dict: loss={"width": "mse", "loop": "binary_crossentropy"}',

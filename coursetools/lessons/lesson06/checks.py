@@ -14,6 +14,7 @@ import numpy as np
 
 from coursetools.data import load_digits_split
 from coursetools.lessons.lesson06.given import (
+    MEMBER_INPUTS,
     PRETRAINED_WIDTHS,
     digit_pairs,
     given_members,
@@ -21,7 +22,7 @@ from coursetools.lessons.lesson06.given import (
     given_reader,
     given_twin_scorer,
 )
-from coursetools.expect import Unexportable, describe, expect_model
+from coursetools.expect import describe, expect_int, expect_model, is_unloadable
 from coursetools.feedback import Mistake
 from coursetools.probing import dense_layers, first_line, to_numpy
 from coursetools.registry import exercise
@@ -86,8 +87,13 @@ def _single(outputs, what: str, width: int) -> np.ndarray:
 
 
 def _model(value: object, what: str):
-    """``expect_model``, with a precise word for a Lambda layer (old siamese examples use one)."""
-    if isinstance(value, Unexportable) and "Lambda" in value.description:
+    """``expect_model``, with a precise word for a Lambda layer (old siamese examples use one).
+
+    Only when Keras's own error, quoted by the loader, names a `Lambda` layer: any model
+    that fails to load back is described with the advice "without Lambda layers", which
+    does not make it one (issue 15: a right 6.5 answer was told it used a Lambda layer).
+    """
+    if is_unloadable(value) and "`Lambda`" in value.description:
         raise Mistake(
             f"{what} uses a Lambda layer, which the grader cannot load.",
             expected="a model made of built-in layers and keras.ops steps, which save and load safely",
@@ -200,19 +206,9 @@ def _has_weights(model, name: str) -> bool:
 def count_shared(n_params: object) -> str:
     model = given_twin_scorer()
     expected = model.count_params()
-    if isinstance(n_params, bool) or not isinstance(n_params, (int, float)):
-        hint = "write the number without quotes" if isinstance(n_params, str) else "assign the number you computed, e.g. n_params = 64 * 16 + 16 + ..."
-        raise Mistake("`n_params` is not a number.", expected="a whole number (an int)", found=describe(n_params), hint=hint)
-    if isinstance(n_params, float) and not n_params.is_integer():
-        raise Mistake(
-            "`n_params` is not a whole number.",
-            expected="a count of weights: a whole number",
-            found=describe(n_params),
-            hint="every layer has inputs × units kernel entries plus units biases: whole numbers only",
-        )
-    answer = int(n_params)
+    answer = expect_int(n_params, "`n_params`")
     if answer == expected:
-        return "one set of weights for the shared layer, counted once"
+        return "the count Keras reports: one set of weights for the shared layer, counted once"
     shared = model.get_layer("shared").count_params()
     kernels_only = sum(int(np.prod(w.shape)) for w in model.weights if w.path.endswith("kernel"))
     half_width = expected - model.get_layer("compare").count_params() + (16 * 8 + 8)
@@ -347,11 +343,6 @@ def _by_kernel_shape(model) -> dict[tuple, list]:
     return found
 
 
-def _relative_change(layer, start: list[np.ndarray]) -> float:
-    kernel = np.asarray(layer.get_weights()[0], dtype="float64")
-    return float(np.linalg.norm(kernel - start[0]) / np.linalg.norm(start[0]))
-
-
 def _require_path(blocks: list, layers_by_shape: dict, model, x: np.ndarray, probabilities: np.ndarray) -> None:
     """The model computes softmax(head(block_3(block_2(block_1(x))))) with the layers found in it.
 
@@ -376,57 +367,179 @@ def _require_path(blocks: list, layers_by_shape: dict, model, x: np.ndarray, pro
         )
 
 
-@exercise("6.3", "Fine-tune the top of a reused encoder")
-def fine_tune(fine_tuned: object) -> str:
-    model = _model(fine_tuned, "`fine_tuned`")
-    _require_inputs(model, 1, "`fine_tuned`")
+PHASE_2_MAX_RATE = 1e-3  # "a low learning rate": at most this, ten times below phase 1's example rate
+PHASE_1_MIN_ACCURACY = 0.25  # a head trained on the frozen encoder; an untrained one guesses about 10%
+FAR = 1.0  # a kernel that moved by more than its own size is no longer "fine-tuned"
+FRESH_COSINE = 0.3  # below: weights unrelated to the pretrained ones (new layers); trained ones stay above 0.5
+
+
+def _pretrained_blocks() -> dict[str, list[np.ndarray]]:
     start = given_pretrained()
-    blocks = [start.get_layer(f"block_{i}") for i in range(1, len(PRETRAINED_WIDTHS))]
+    return {f"block_{i}": [np.asarray(w, dtype="float64") for w in start.get_layer(f"block_{i}").get_weights()]
+            for i in range(1, len(PRETRAINED_WIDTHS))}
+
+
+def _encoder_in(model, blocks: dict[str, list[np.ndarray]]) -> dict[str, object]:
+    """The model's layer standing for each pretrained block: among the Dense layers of its shape, the closest."""
     layers_by_shape = _by_kernel_shape(model)
     found = {}
-    for block in blocks:
-        candidates = layers_by_shape.get(tuple(block.kernel.shape), [])
+    for name, reference in blocks.items():
+        candidates = layers_by_shape.get(reference[0].shape, [])
         if not candidates:
             raise Mistake(
                 "`fine_tuned` does not contain the pretrained encoder.",
-                expected=f"the layers of `encoder`, among them {block.name} ({block.kernel.shape[0]} -> {block.kernel.shape[1]})",
-                found=f"no Dense layer with a {block.kernel.shape[0]} x {block.kernel.shape[1]} kernel",
+                expected=f"the layers of `encoder`, among them {name} ({reference[0].shape[0]} -> {reference[0].shape[1]})",
+                found=f"no Dense layer with a {reference[0].shape[0]} x {reference[0].shape[1]} kernel",
                 hint="call `encoder` on the input of your classifier: features = encoder(inputs)",
             )
-        reference = [np.asarray(w, dtype="float64") for w in block.get_weights()]
-        found[block.name] = (min(candidates, key=lambda layer: _relative_change(layer, reference)), reference)
-    *frozen, top = [block.name for block in blocks]
+        found[name] = min(candidates, key=lambda layer: _relative_change(layer.get_weights(), reference))
+    return found
+
+
+def _relative_change(weights: list[np.ndarray], start: list[np.ndarray]) -> float:
+    kernel = np.asarray(weights[0], dtype="float64")
+    return float(np.linalg.norm(kernel - start[0]) / np.linalg.norm(start[0]))
+
+
+def _cosine(weights: list[np.ndarray], start: list[np.ndarray]) -> float:
+    kernel = np.asarray(weights[0], dtype="float64")
+    return float(np.sum(kernel * start[0]) / (np.linalg.norm(kernel) * np.linalg.norm(start[0]) + 1e-12))
+
+
+def _unchanged_from(weights: list[np.ndarray], start: list[np.ndarray]) -> bool:
+    return len(weights) == len(start) and all(np.array_equal(np.asarray(w, "float64"), r) for w, r in zip(weights, start))
+
+
+def _phase_1_snapshot(phase_1_weights: object) -> dict[tuple, np.ndarray]:
+    """``phase_1_weights`` by shape: the kernels and biases of the three blocks and of the head."""
+    wanted = [(a, b) for a, b in zip(PRETRAINED_WIDTHS, [*PRETRAINED_WIDTHS[1:], 10])]
+    shapes = [shape for a, b in wanted for shape in ((a, b), (b,))]
+    how = "right after phase 1's fit: phase_1_weights = fine_tuned.get_weights()"
+    if not isinstance(phase_1_weights, (list, tuple)) or isinstance(phase_1_weights, str):
+        raise Mistake("`phase_1_weights` is not a list of weight arrays.",
+                      expected="the list fine_tuned.get_weights() returns after phase 1", found=describe(phase_1_weights),
+                      hint=how)
+    arrays = [np.asarray(w, dtype="float64") for w in phase_1_weights if isinstance(w, np.ndarray)]
+    by_shape = {array.shape: array for array in arrays}
+    if len(arrays) != len(phase_1_weights) or sorted(by_shape) != sorted(shapes) or len(arrays) != len(shapes):
+        raise Mistake("`phase_1_weights` does not hold the weights of `fine_tuned`.",
+                      expected=f"{len(shapes)} arrays of shapes {shapes}: the encoder's three blocks, then the head",
+                      found=f"{len(phase_1_weights)} item(s) of shapes "
+                      f"{[getattr(w, 'shape', type(w).__name__) for w in phase_1_weights]}", hint=how)
+    return by_shape
+
+
+def _judge_phase_1(snapshot: dict[tuple, np.ndarray], blocks: dict[str, list[np.ndarray]]) -> None:
+    """After phase 1 the whole encoder is the pretrained one, and the new head classifies digits."""
+    for name, reference in blocks.items():
+        weights = [snapshot[reference[0].shape], snapshot[reference[1].shape]]
+        if _unchanged_from(weights, reference):
+            continue
+        if _cosine(weights, reference) < FRESH_COSINE:
+            raise Mistake(f"`phase_1_weights` does not hold the pretrained `{name}`.",
+                          expected="the weights `encoder` started with, unchanged in phase 1",
+                          found="weights unrelated to the pretrained ones (new layers?)",
+                          hint="reuse the `encoder` made in the answer cell instead of new layers")
+        raise Mistake(f"phase 1 trained the encoder: `{name}` had changed by its end.",
+                      expected="the whole encoder frozen in phase 1: only the new head trains",
+                      found=f"`{name}` moved by {_relative_change(weights, reference):.0%} of its size in phase 1",
+                      hint="set encoder.trainable = False before phase 1's compile, and take phase_1_weights right "
+                      "after phase 1's fit")
+    _, (x_test, y_test) = load_digits_split()
+    head = [snapshot[(PRETRAINED_WIDTHS[-1], 10)], snapshot[(10,)]]
+    chain = [*blocks.values(), head]
+    accuracy = float(np.mean(_chain_probabilities(x_test, chain).argmax(axis=1) == y_test))
+    if accuracy < PHASE_1_MIN_ACCURACY:
+        raise Mistake("phase 1 did not train the new head.",
+                      expected=f"after phase 1, the head on the frozen encoder gets at least {PHASE_1_MIN_ACCURACY:.0%} "
+                      "of the test digits right (guessing gets 10%)",
+                      found=f"{accuracy:.0%} with the weights of `phase_1_weights`",
+                      hint="phase 1: freeze the encoder, compile, fit the classifier (e.g. 10 epochs at 0.01), then "
+                      "take phase_1_weights = fine_tuned.get_weights()")
+
+
+def _chain_probabilities(x: np.ndarray, weights: list[list[np.ndarray]]) -> np.ndarray:
+    """Softmax of a ReLU chain of Dense layers given by their [kernel, bias]."""
+    values = x.astype("float64")
+    for index, (kernel, bias) in enumerate(weights):
+        values = values @ kernel + bias
+        values = np.maximum(values, 0.0) if index < len(weights) - 1 else values
+    values = np.exp(values - values.max(axis=1, keepdims=True))
+    return values / values.sum(axis=1, keepdims=True)
+
+
+def _judge_frozen_blocks(found: dict, blocks: dict[str, list[np.ndarray]]) -> None:
+    """At the end, every block but the top one still holds exactly its pretrained weights."""
+    *frozen, top = blocks
     for name in frozen:
-        layer, reference = found[name]
-        if not all(np.array_equal(w, r) for w, r in zip(layer.get_weights(), reference)):
-            far = _relative_change(layer, reference) > 1.0
-            raise Mistake(
-                f"`{name}` of the encoder is not what it was before training." if not far
-                else f"`{name}` does not hold the pretrained weights.",
-                expected=f"{', '.join(frozen)} frozen: exactly the weights `encoder` started with",
-                found="weights that training changed" if not far else "weights far from the pretrained ones (new layers?)",
-                hint="set trainable = False on those layers, then compile, then fit; a change of trainable after a "
-                "fit takes effect only at the next compile" if not far
-                else "reuse the `encoder` made in the cell above instead of new layers; if you trained it "
-                "already, run that cell again to start from the pretrained weights",
-            )
-    layer, reference = found[top]
-    if all(np.array_equal(w, r) for w, r in zip(layer.get_weights(), reference)):
+        weights, reference = found[name].get_weights(), blocks[name]
+        if _unchanged_from(weights, reference):
+            continue
+        if _cosine(weights, reference) < FRESH_COSINE:
+            raise Mistake(f"`{name}` does not hold the pretrained weights.",
+                          expected=f"{', '.join(frozen)} frozen: exactly the weights `encoder` started with",
+                          found="weights unrelated to the pretrained ones (new layers?)",
+                          hint="reuse the `encoder` made in the answer cell instead of new layers; if you trained it "
+                          "already, run that cell again to start from the pretrained weights")
+        raise Mistake(f"`{name}` of the encoder is not what it was before training.",
+                      expected=f"{', '.join(frozen)} frozen in both phases: exactly the weights `encoder` started with",
+                      found=f"weights that training changed, by {_relative_change(weights, reference):.0%} of their size",
+                      hint=f"before phase 2's compile, set encoder.trainable = True, then {' and '.join(frozen)} "
+                      "trainable = False; a change of trainable after a fit takes effect only at the next compile")
+
+
+def _judge_top_block(layer, snapshot: dict[tuple, np.ndarray], reference: list[np.ndarray], top: str) -> None:
+    """The top block moved in phase 2 (since ``phase_1_weights``), and only a little."""
+    weights = layer.get_weights()
+    if _unchanged_from(weights, [snapshot[reference[0].shape], snapshot[reference[1].shape]]):
         raise Mistake(
-            f"`{top}`, the top layer of the encoder, was not fine-tuned.",
+            f"`{top}`, the top layer of the encoder, was not fine-tuned in phase 2.",
             expected=f"{top} trainable in phase 2, so fit() moves its weights a little",
-            found="exactly the weights it started with",
+            found="exactly the weights it had after phase 1",
             hint=f"set {top}.trainable = True, then compile again (with a low learning rate), then fit; "
             "without the new compile, fit keeps training what it trained before",
         )
-    if _relative_change(layer, reference) > 1.0:
+    change = _relative_change(weights, reference)
+    if change > FAR:
         raise Mistake(
             f"`{top}` is far from the pretrained weights.",
-            expected="fine-tuning: small steps away from the pretrained weights",
-            found=f"a kernel that moved by {_relative_change(layer, reference):.0%} of its size",
-            hint="start from the given `encoder` (run its cell again) and fine-tune with a low learning rate, "
-            "e.g. keras.optimizers.Adam(learning_rate=1e-3)",
+            expected="fine-tuning: small steps away from the pretrained weights, a few epochs at a low rate",
+            found=f"a kernel that moved by {change:.0%} of its size",
+            hint="start from the given `encoder` (run its cell again) and fine-tune for a few epochs with a low "
+            f"learning rate, at most {PHASE_2_MAX_RATE:g}",
         )
+
+
+def _judge_phase_2_rate(phase_2_rate: object) -> float:
+    if phase_2_rate is None:
+        raise Mistake("`fine_tuned` was never compiled.", expected="a model compiled for each phase",
+                      found="no optimizer", hint="compile, then fit, in each phase")
+    if isinstance(phase_2_rate, bool) or not isinstance(phase_2_rate, (int, float)):
+        raise Mistake("`phase_2_rate` is not a learning rate.", expected="the number learning_rate(fine_tuned) gives",
+                      found=describe(phase_2_rate), hint="keep the check cell as it is: it reads the rate itself")
+    if phase_2_rate > PHASE_2_MAX_RATE * (1 + 1e-6):
+        raise Mistake(
+            "phase 2 trains at a high learning rate.",
+            expected=f"a low learning rate for fine-tuning: at most {PHASE_2_MAX_RATE:g}",
+            found=f"the optimizer of the last compile has learning_rate={phase_2_rate:g}",
+            hint=f"compile phase 2 with e.g. keras.optimizers.Adam(learning_rate={PHASE_2_MAX_RATE:g}): large steps "
+            "would undo what the pretrained weights know",
+        )
+    return float(phase_2_rate)
+
+
+@exercise("6.3", "Fine-tune the top of a reused encoder, in two phases")
+def fine_tune(fine_tuned: object, phase_1_weights: object, phase_2_rate: object) -> str:
+    model = _model(fine_tuned, "`fine_tuned`")
+    _require_inputs(model, 1, "`fine_tuned`")
+    blocks = _pretrained_blocks()
+    found = _encoder_in(model, blocks)
+    snapshot = _phase_1_snapshot(phase_1_weights)
+    _judge_phase_1(snapshot, blocks)
+    _judge_frozen_blocks(found, blocks)
+    top = list(blocks)[-1]
+    _judge_top_block(found[top], snapshot, blocks[top], top)
+    rate = _judge_phase_2_rate(phase_2_rate)
     _, (x_test, y_test) = load_digits_split()
     probabilities = _single(_call(model, [x_test], "`fine_tuned`"), "`fine_tuned`", 10)
     if probabilities.min() < 0 or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4):
@@ -436,22 +549,23 @@ def fine_tune(fine_tuned: object) -> str:
             found="values that do not sum to 1",
             hint='give the new head activation="softmax"',
         )
-    _require_path([found[block.name][0] for block in blocks], layers_by_shape, model, x_test, probabilities)
+    _require_path(list(found.values()), _by_kernel_shape(model), model, x_test, probabilities)
     accuracy = float(np.mean(probabilities.argmax(axis=1) == y_test))
-    if accuracy < 0.25:
+    if accuracy < PHASE_1_MIN_ACCURACY:
         raise Mistake(
             "`fine_tuned` has not learned to classify the digits.",
-            expected="a trained head: at least 25% of the test digits right (guessing gets 10%)",
+            expected=f"a trained head: at least {PHASE_1_MIN_ACCURACY:.0%} of the test digits right (guessing gets 10%)",
             found=f"{accuracy:.0%} of the test digits right",
             hint="phase 1 trains the new head: freeze the encoder, compile, fit (e.g. 10 epochs) before phase 2",
         )
-    return "the lower encoder layers kept their weights, the top layer was fine-tuned"
+    return (f"phase 1 trained the head on the frozen encoder; phase 2 fine-tuned {top} alone at learning rate "
+            f"{rate:g}, {', '.join(list(blocks)[:-1])} unchanged")
 
 
 # --- 6.4 -------------------------------------------------------------------------------------
 
 
-@exercise("6.4", "Average the given models")
+@exercise("6.4", "Average given models that read the digits in different shapes")
 def average_members(ensemble: object) -> str:
     model = _model(ensemble, "`ensemble`")
     members = given_members()
@@ -474,10 +588,11 @@ def average_members(ensemble: object) -> str:
             hint="use layers.Average()([...]) instead of Concatenate",
         )
     found = _single(outputs, "`ensemble`", 10)
-    each = [_single(_call(member, [x], "a member"), "a member", 10) for member in members]
+    each = [_single(_call(member, [x.reshape((len(x), *shape))], "a member"), "a member", 10)
+            for member, shape in zip(members, MEMBER_INPUTS)]
     expected = np.mean(each, axis=0)
     if np.allclose(found, expected, atol=1e-5):
-        return "one model whose output is the average of the three members"
+        return "one model, one 64-pixel input, each member fed the digit in its own shape, their outputs averaged"
     everyone = "call every member on the one input and average all three outputs"
     diagnoses = [
         (np.sum(each, axis=0), "adds the members' outputs instead of averaging them",
@@ -498,8 +613,8 @@ def average_members(ensemble: object) -> str:
         "`ensemble` does not compute the average of the given members.",
         expected="the average of the outputs of the three models in `members`",
         found=f"outputs that differ from it by up to {np.abs(found - expected).max():.3g}",
-        hint="use the given models themselves (new layers have new weights) and average their outputs "
-        "with layers.Average()",
+        hint="use the given models themselves (new layers have new weights), give each the digit in the shape it "
+        "reads (layers.Reshape keeps the pixels in row order), and average their outputs with layers.Average()",
     )
 
 

@@ -41,12 +41,17 @@ def given_twin_scorer():
     return keras.Model([left, right], score, name="twin_scorer")
 
 
+MEMBER_INPUTS = [(64,), (8, 8), (8, 8, 1)]  # each member reads the digits in its own shape
+
+
 def given_members() -> list:
-    """Exercise 6.3: three digit classifiers (64 pixels -> 10 probabilities), each one Dense layer.
+    """Exercise 6.4: three digit classifiers (a digit -> 10 probabilities), each one Dense layer.
 
     Each member is a ridge-regression classifier fitted, in closed form, on its own 150
     training digits, so they disagree a little and their average is more accurate than
-    any of them. Computed from the digits and fixed numbers: the same on every call.
+    any of them. They read the digits in three shapes (:data:`MEMBER_INPUTS`): 64 pixels,
+    an 8x8 image, an 8x8 image with one channel. Computed from the digits and fixed numbers:
+    the same on every call.
     """
     import keras
     from keras import layers
@@ -54,13 +59,14 @@ def given_members() -> list:
     (x_train, y_train), _ = load_digits_split()
     order = np.random.default_rng(6).permutation(len(x_train))
     members = []
-    for k in range(3):
+    for k, shape in enumerate(MEMBER_INPUTS):
         chosen = order[k::3][:150]
         x = np.hstack([x_train[chosen], np.ones((len(chosen), 1), "float32")]).astype("float64")
         targets = 4.0 * np.eye(10)[y_train[chosen]]
         solved = np.linalg.solve(x.T @ x + np.eye(65), x.T @ targets)
+        flatten = [layers.Flatten(name=f"flatten_{k + 1}")] if len(shape) > 1 else []
         model = keras.Sequential(
-            [keras.Input(shape=(64,)), layers.Dense(10, activation="softmax", name=f"scores_{k + 1}")],
+            [keras.Input(shape=shape), *flatten, layers.Dense(10, activation="softmax", name=f"scores_{k + 1}")],
             name=f"member_{k + 1}",
         )
         model.set_weights([solved[:64].astype("float32"), solved[64].astype("float32")])
@@ -69,7 +75,7 @@ def given_members() -> list:
 
 
 def given_reader():
-    """Exercise 6.4: a digit classifier whose first part is a nested model.
+    """Exercise 6.5: a digit classifier whose first part is a nested model.
 
     ``reader``: pixels -> ``encoder`` (a model: ``hidden`` Dense(32, relu), ``code`` Dense(16, relu))
     -> ``scores`` Dense(10, softmax). Fixed weights.
@@ -92,7 +98,7 @@ PRETRAINED_WIDTHS = [64, 48, 32, 16]
 
 
 def given_pretrained():
-    """Exercise 6.5: an encoder to fine-tune, 64 -> 48 -> 32 -> 16 (``block_1`` .. ``block_3``, ReLU), fixed weights."""
+    """Exercise 6.3: an encoder to fine-tune, 64 -> 48 -> 32 -> 16 (``block_1`` .. ``block_3``, ReLU), fixed weights."""
     import keras
     from keras import layers
 

@@ -1,26 +1,24 @@
-"""Lesson 7: Subclassing, saving, and choosing an API.
+"""Lesson 7: Custom layers and models.
 
 ``LESSON`` says what the lesson is; the names below are what its notebooks import
 (``from coursetools.lessons.lesson07 import ...``).
 """
 
+from coursetools.class_runner import prewarm_in_notebook
 from coursetools.lessons import Lesson
-from coursetools.lessons.lesson07.given import digit_stats, given_two_input_skip, given_weights_source
-from coursetools.lessons.lesson07.tools import (
-    layer_report,
-    model_report,
-    old_style_data,
-    port_report,
-    write_weights_file,
-)
+from coursetools.lessons.lesson07.given import digit_stats, given_two_input_skip
 
 LESSON = Lesson(
     number=7,
-    slug="subclassing_saving",
-    title="Subclassing, saving, and choosing an API",
-    covers="`Layer` and `Model` subclasses, `.keras` and `.weights.h5`, safe mode, porting old `tf.keras` code, which API when",
-    minutes=30,
-    exercise_minutes=30,
+    slug="custom_layers_models",
+    title="Custom layers and models",
+    covers="`Layer` and `Model` subclasses, `build` / `call` / `training`, Python control flow under `fit` "
+    "(`keras.ops.cond`, `run_eagerly`), mixing the styles both ways, one model three ways",
+    minutes=40,
+    exercise_minutes=35,
 )
 
-__all__ = ["LESSON", "digit_stats", "given_two_input_skip", "given_weights_source", "layer_report", "model_report", "old_style_data", "port_report", "write_weights_file"]
+__all__ = ["LESSON", "digit_stats", "given_two_input_skip"]
+
+# Exercises 7.1 and 7.2 are classes, judged in a fresh process: in a learner's notebook, start it now.
+prewarm_in_notebook()

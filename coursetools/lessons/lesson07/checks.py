@@ -1,27 +1,22 @@
-"""Checks for lesson 7 (subclassing, saving, porting, choosing an API).
+"""Checks for lesson 7 (custom layers and models).
 
 Two kinds of evidence:
 
-* **Exportable answers** (7.3 a model rebuilt to load a weights file, 7.4 a ported model
-  and what it predicted, 7.5 a dict of choices) travel like every other answer: models
-  as ``.keras`` files loaded in safe mode. The checks run them on inputs they make.
-* **Answers that are learner code** (7.1 a custom layer class, 7.2 a subclassed model)
-  cannot travel: the grader never runs learner code, and safe mode cannot rebuild an
-  unknown class. Their check cells hand over a *report* made by
-  :mod:`coursetools.lessons.lesson07.tools` (course code) in the learner's kernel: outputs on
-  inputs the course chose, the weights the class holds, outputs after the report put
-  **other** weights into it, and structural facts. The check recomputes every expected
-  number with NumPy from those weights, so a report passes only if the class computes
-  the specified function for *any* weights, not only for one set of numbers, and a model
-  that hands its work to a whole built-in model (delegating to ``given``) is named as such.
+* **Exportable answers** (7.3 a dict of predictions about `call` methods under ``fit``)
+  travel like every other answer, as plain values.
+* **Answers that are classes** (7.1 a custom layer, 7.2 a subclassed model) are learner
+  code, which the grader's verdict process never runs. Their check cells hand over the
+  class; :mod:`coursetools.class_runner` runs only the answer cell's definitions in a fresh
+  process (sandboxed when grading) and the lesson's reporter
+  (:mod:`coursetools.lessons.lesson07.tools`) reports on the class: outputs on inputs the
+  course chose, its weight shapes, outputs after the reporter put its **own** weights in,
+  structural facts. The check regenerates those weights from their seed and recomputes
+  every expected number with NumPy, so a report passes only if the class computes the
+  specified function for *any* weights; a model that hands its work to a whole built-in
+  model, or starts with `given`'s own weights, is named as such.
 
-  What a report cannot prove: it is produced inside the learner's kernel, which the
-  learner's code controls. Code that replaces the course's reporter can hand in numbers
-  computed some other way (for instance with NumPy): they still have to be *right* for the
-  weights the report chose, so a forged pass needs the specified computation, but it no
-  longer needs the class. The class's source is not kept or inspected (its style, e.g.
-  where weights are created, is judged only by behaviour: built per input width,
-  restored after a reload).
+  What is judged is the class's behaviour, not its source (how it is written is up to the
+  learner, as long as it behaves: built per input width, restored after a reload).
 """
 
 from __future__ import annotations
@@ -31,19 +26,25 @@ from typing import Any
 
 import numpy as np
 
-from coursetools.lessons.lesson07.given import digit_stats, given_two_input_skip, given_weights_source
-from coursetools.expect import Unexportable, describe, expect_array, expect_model
+from coursetools.class_runner import FAILED_REPORT
+from coursetools.expect import describe
 from coursetools.feedback import Mistake
+from coursetools.lessons.lesson07.given import FIT_SNIPPETS, given_two_input_skip
 from coursetools.lessons.lesson07.tools import (
+    LAYER_SEED,
     LAYER_WIDTHS,
+    MODEL_SEED,
     PROBE_INITIAL_SCALE,
     REPORT_KEY,
     feature_probe,
-    old_style_data,
+    random_weights,
     two_way_probe,
 )
-from coursetools.probing import activation_of, first_line, output_of, same_values
+from coursetools.probing import same_values
 from coursetools.registry import exercise
+
+LAYER_REPORTER = "coursetools.lessons.lesson07.tools:make_layer_reporter"
+MODEL_REPORTER = "coursetools.lessons.lesson07.tools:make_model_reporter"
 
 # --- Shared helpers ------------------------------------------------------------------------
 
@@ -62,10 +63,28 @@ def _same_numbers(found: Any, expected: np.ndarray, atol: float = 1e-5) -> bool:
 
 
 def _report(value: object, kind: str, what: str, expected: str, hint: str) -> dict[str, Any]:
-    """The report a check cell produced, or a Mistake that says what the answer was instead."""
+    """The report on the learner's class, or a Mistake that says what the answer was instead."""
     if isinstance(value, dict) and value.get(REPORT_KEY) == kind:
         return value
+    if isinstance(value, dict) and value.get(REPORT_KEY) == FAILED_REPORT:
+        raise Mistake(
+            f"{what} could not be used: {value.get('message')}",
+            expected=expected,
+            found=f"{value.get('error')} while running your answer cell's definitions"
+            if value.get("stage") == "definitions" else str(value.get("error")),
+            hint=hint,
+        )
+    if _is_an_instance(value):
+        hint = f"keep the class itself under this name: class {what.strip('`')}(...): ..., not an instance of it"
     raise Mistake(f"{what} is not {expected}.", expected=expected, found=describe(value), hint=hint)
+
+
+def _is_an_instance(value: object) -> bool:
+    """A layer or model object (saved and loaded, or described), where the class itself was asked for."""
+    import keras
+
+    return isinstance(value, keras.layers.Layer) or (
+        type(value).__name__ == "Unexportable" and getattr(value, "nature", "") in ("layer", "model", "subclassed"))
 
 
 def _hint_for(error: str) -> str | None:
@@ -84,6 +103,10 @@ def _hint_for(error: str) -> str | None:
          "(Keras passes name, trainable and dtype when it rebuilds a layer from its config)"),
         ("Unrecognized keyword arguments", "pass only Keras' own arguments (**kwargs) to super().__init__(); "
          "keep yours, such as initial_scale, in your own attributes"),
+        ("is not defined", "your class may use only its own attributes and what your answer cell imports or "
+         "defines (numpy as np, keras, layers and ops are there): the check runs the class on its own"),
+        ("required positional argument", "the check creates your class with no arguments: give every argument "
+         "of __init__ a default, and create the layers inside the class"),
     ]
     for phrase, hint in known:
         if phrase in error:
@@ -135,9 +158,31 @@ def _shapes_text(arrays: list[Any]) -> str:
 _LAYER_HINT = "define it as class FeatureScale(keras.layers.Layer): ... and run that cell"
 
 
-@exercise("7.1", "Write a custom layer with weights that saves and loads")
-def custom_layer(report: object) -> str:
-    report = _report(report, "layer", "`FeatureScale`", "your own subclass of keras.layers.Layer", _LAYER_HINT)
+@exercise("7.1", "Write a custom layer with weights that saves and loads", reports={"FeatureScale": LAYER_REPORTER})
+def custom_layer(FeatureScale: object) -> str:  # noqa: N803 (the evidence is the learner's class, named as in the task)
+    report = _report(FeatureScale, "layer", "`FeatureScale`", "your own subclass of keras.layers.Layer", _LAYER_HINT)
+    _require_own_layer_class(report)
+    width, other = LAYER_WIDTHS
+    x, y = feature_probe(width).astype("float64"), feature_probe(other).astype("float64")
+    width_hint = ("create the weights in build(self, input_shape), with shape (input_shape[-1],), not in __init__"
+                  if report.get("weights_before_call", 0) > 0 else None)
+    initial = _stage(report, "initial_outputs", "`FeatureScale`", width_hint)
+    _require_feature_weights(report, initial, x, width)
+    _require_initial_scale(initial, x)
+    _require_scale_and_offset(report, x)
+    default = _stage(report, "default_outputs", "`FeatureScale()`", width_hint)
+    if not _same_numbers(default, y):
+        raise Mistake(
+            f"`FeatureScale()` on {other} features does not start as the identity.",
+            expected=f"outputs equal to the inputs, shape {y.shape}: initial_scale defaults to 1.0, one weight per feature",
+            found=f"outputs of shape {np.shape(default)}" if np.shape(default) != y.shape else "other numbers",
+            hint="def __init__(self, initial_scale=1.0, **kwargs), and shapes from input_shape[-1] in build()",
+        )
+    _require_config_and_reload(report, x)
+    return "a layer with one scale and one offset per feature, built for any width, saved and reloaded"
+
+
+def _require_own_layer_class(report: dict[str, Any]) -> None:
     if "wrong_base" in report:
         raise Mistake(
             "`FeatureScale` is a class, but not a layer.",
@@ -152,11 +197,9 @@ def custom_layer(report: object) -> str:
             found=f"keras' own {report['class_name']}",
             hint=_LAYER_HINT,
         )
-    width, other = LAYER_WIDTHS
-    x, y = feature_probe(width).astype("float64"), feature_probe(other).astype("float64")
-    width_hint = ("create the weights in build(self, input_shape), with shape (input_shape[-1],), not in __init__"
-                  if report.get("weights_before_call", 0) > 0 else None)
-    initial = _stage(report, "initial_outputs", "`FeatureScale`", width_hint)
+
+
+def _require_feature_weights(report: dict[str, Any], initial: Any, x: np.ndarray, width: int) -> None:
     if np.shape(initial) != x.shape:
         raise Mistake(
             "`FeatureScale` changes the shape of its input.",
@@ -186,43 +229,46 @@ def custom_layer(report: object) -> str:
             found=f"trainable flags {report['weight_trainable']}",
             hint="leave trainable=True in self.add_weight(...)",
         )
-    if not _same_numbers(initial, x * PROBE_INITIAL_SCALE):
-        if _same_numbers(initial, x):
-            found = "the layer returned its inputs unchanged: the scale started at 1, not 0.5"
-            hint = 'start the scale at initial_scale: initializer=keras.initializers.Constant(self.initial_scale)'
-        else:
-            found = "other numbers"
-            hint = 'scale starts at initial_scale (keras.initializers.Constant), offset at 0 ("zeros")'
-        raise Mistake(
-            "a new `FeatureScale(initial_scale=0.5)` does not start as inputs * 0.5.",
-            expected="scale = 0.5 for every feature and offset = 0 before any training",
-            found=found,
-            hint=hint,
-        )
-    weights = _stage(report, "probe_weights", "`FeatureScale`")
+
+
+def _require_initial_scale(initial: Any, x: np.ndarray) -> None:
+    if _same_numbers(initial, x * PROBE_INITIAL_SCALE):
+        return
+    if _same_numbers(initial, x):
+        found = "the layer returned its inputs unchanged: the scale started at 1, not 0.5"
+        hint = 'start the scale at initial_scale: initializer=keras.initializers.Constant(self.initial_scale)'
+    else:
+        found = "other numbers"
+        hint = 'scale starts at initial_scale (keras.initializers.Constant), offset at 0 ("zeros")'
+    raise Mistake(
+        "a new `FeatureScale(initial_scale=0.5)` does not start as inputs * 0.5.",
+        expected="scale = 0.5 for every feature and offset = 0 before any training",
+        found=found,
+        hint=hint,
+    )
+
+
+def _require_scale_and_offset(report: dict[str, Any], x: np.ndarray) -> None:
+    """With the reporter's weights (regenerated here from their seed), outputs = x * scale + offset."""
     probe = _stage(report, "probe_outputs", "`FeatureScale`")
-    w = [np.asarray(a, dtype="float64") for a in weights]
-    if not any(_same_numbers(probe, x * w[i] + w[1 - i]) for i in (0, 1)):
-        if any(_same_numbers(probe, x * w[i]) for i in (0, 1)):
-            found = "inputs * scale: the offset is not added"
-        elif any(_same_numbers(probe, x + w[i]) for i in (0, 1)):
-            found = "inputs + offset: the scale is not used"
-        else:
-            found = "numbers that do not follow the layer's weights"
-        raise Mistake(
-            "`FeatureScale` does not compute inputs * scale + offset from its weights.",
-            expected="with any values in its two weights, outputs = inputs * scale + offset, feature by feature",
-            found=f"after the check set other weights: {found}",
-            hint="in call(): return inputs * self.scale + self.offset (use the weights, not constants)",
-        )
-    default = _stage(report, "default_outputs", "`FeatureScale()`", width_hint)
-    if not _same_numbers(default, y):
-        raise Mistake(
-            f"`FeatureScale()` on {other} features does not start as the identity.",
-            expected=f"outputs equal to the inputs, shape {y.shape}: initial_scale defaults to 1.0, one weight per feature",
-            found=f"outputs of shape {np.shape(default)}" if np.shape(default) != y.shape else "other numbers",
-            hint="def __init__(self, initial_scale=1.0, **kwargs), and shapes from input_shape[-1] in build()",
-        )
+    w = [a.astype("float64") for a in random_weights([tuple(s) for s in report["weight_shapes"]], LAYER_SEED)]
+    if any(_same_numbers(probe, x * w[i] + w[1 - i]) for i in (0, 1)):
+        return
+    if any(_same_numbers(probe, x * w[i]) for i in (0, 1)):
+        found = "inputs * scale: the offset is not added"
+    elif any(_same_numbers(probe, x + w[i]) for i in (0, 1)):
+        found = "inputs + offset: the scale is not used"
+    else:
+        found = "numbers that do not follow the layer's weights"
+    raise Mistake(
+        "`FeatureScale` does not compute inputs * scale + offset from its weights.",
+        expected="with any values in its two weights, outputs = inputs * scale + offset, feature by feature",
+        found=f"after the check set other weights: {found}",
+        hint="in call(): return inputs * self.scale + self.offset (use the weights, not constants)",
+    )
+
+
+def _require_config_and_reload(report: dict[str, Any], x: np.ndarray) -> None:
     rebuilt = _stage(report, "config_outputs", "`FeatureScale`'s configuration")
     if not _same_numbers(rebuilt, x * PROBE_INITIAL_SCALE):
         raise Mistake(
@@ -232,14 +278,13 @@ def custom_layer(report: object) -> str:
             hint='keep the argument in the config: return {**super().get_config(), "initial_scale": self.initial_scale}',
         )
     reloaded = _stage(report, "reloaded_outputs", "`FeatureScale`")
-    if not _same_numbers(reloaded, np.asarray(probe, dtype="float64")):
+    if not _same_numbers(reloaded, np.asarray(report["probe_outputs"], dtype="float64")):
         raise Mistake(
             "after saving to a .keras file and loading it back, the layer computes something else.",
             expected="the reloaded layer has the same weights and gives the same outputs",
             found="different outputs after the round trip",
             hint="create the weights with self.add_weight in build() so Keras saves and restores them",
         )
-    return "a layer with one scale and one offset per feature, built for any width, saved and reloaded"
 
 
 # --- 7.2 a subclassed model equal to a functional one ------------------------------------
@@ -264,6 +309,8 @@ def _two_way(w: dict[str, np.ndarray], pixels: np.ndarray, stats: np.ndarray, *,
 
 
 _TWO_WAY_MISTAKES = [
+    (dict(stats_first=True), "it joins [stats, encoded pixels]: given joins [encoded pixels, stats], so given's "
+     "weights for `refine` would meet the wrong numbers", "swap the list you pass to Concatenate"),
     (dict(skip=False), "the skip connection is missing: the output layer sees only the refine output",
      "add the encode output to the refine output before the last layer: h + g (or layers.Add()([h, g]))"),
     (dict(relu_refine=False), "the refine layer has no ReLU", 'give it activation="relu", as in given.summary()'),
@@ -273,46 +320,48 @@ _TWO_WAY_MISTAKES = [
 ]
 
 
-def _given_roles() -> dict[str, np.ndarray]:
-    given = given_two_input_skip()
-    roles = {}
-    for name in ("encode", "refine", "digit"):
-        kernel, bias = given.get_layer(name).get_weights()
-        roles[f"{name}_kernel"], roles[f"{name}_bias"] = kernel.astype("float64"), bias.astype("float64")
-    return roles
+@exercise("7.2", "Subclass a model equal to a given functional one", reports={"TwoWay": MODEL_REPORTER})
+def subclassed_twin(TwoWay: object) -> str:  # noqa: N803 (the evidence is the learner's class, named as in the task)
+    hint = "define it as class TwoWay(keras.Model): layers in __init__, the graph in call(self, inputs)"
+    report = _report(TwoWay, "model", "`TwoWay`", "your own subclass of keras.Model", hint)
+    weights = _require_own_model(report)
+    outputs = _stage(report, "outputs", "`TwoWay`")
+    pixels, stats = (a.astype("float64") for a in two_way_probe())
+    if np.shape(outputs) != (len(pixels), 10):
+        raise Mistake(
+            "`TwoWay` returns outputs of the wrong shape.",
+            expected=f"({len(pixels)}, 10): ten probabilities per sample",
+            found=f"{np.shape(outputs)}",
+        )
+    _require_given_graph(report, weights, pixels, stats)
+    return "a subclassed model with its own layers that computes what `given` computes, for any weights"
 
 
-@exercise("7.2", "Subclass a model equal to a given functional one")
-def subclassed_twin(report: object) -> str:
-    hint = "twin = TwoWay() creates an instance of your class; build it and copy given's weights into it"
-    report = _report(report, "model", "`twin`", "an instance of your own subclass of keras.Model", hint)
+def _require_own_model(report: dict[str, Any]) -> list[Any]:
+    """The model's own weights, after ruling out a layer class, a built-in model and delegation to a whole model."""
     name = report["class_name"]
+    if "wrong_base" in report:
+        raise Mistake("`TwoWay` is a class, but not a model.", expected="class TwoWay(keras.Model)",
+                      found=f"{name}: {report['wrong_base']}", hint="inherit from keras.Model")
     if report["builtin"]:
         raise Mistake(
-            f"`twin` is a {name} model, built with Keras' own classes: this exercise asks for a subclass.",
-            expected="an instance of class TwoWay(keras.Model) with __init__ and call",
-            found=f"a {name} model",
+            f"`TwoWay` is Keras' own {name}: this exercise asks for a subclass of your own.",
+            expected="class TwoWay(keras.Model) with __init__ and call",
+            found=f"keras' {name}",
             hint="create the layers in __init__ and connect them in call(self, inputs)",
         )
-    whole = [text for text, count in zip(report["nested"], report["nested_weights"]) if count >= len(report["weights"])]
+    weights = _stage(report, "weights", "`TwoWay`")
+    whole = [text for text, count in zip(report["nested"], report["nested_weights"]) if count and count >= len(weights)]
     if whole:
         raise Mistake(
-            "`twin` hands its work to a whole model inside it.",
+            "`TwoWay` hands its work to a whole model inside it.",
             expected="its own layers (Dense, Concatenate, ...) created in __init__, connected in call",
             found=f"{name} holds {whole[0]}, which holds all of its weights",
             hint="do not store `given` (or another model) in your class: recreate its layers one by one",
         )
-    if not report["built"]:
-        raise Mistake(
-            "`twin` has never been built, so it has no weights yet.",
-            expected="a built model holding given's weights",
-            found=f"an unbuilt {name} (weights appear on its first call)",
-            hint="call it once on data, e.g. twin([pixels, stats]), then copy the weights of `given`",
-        )
-    weights = report["weights"]
     if not weights:
         raise Mistake(
-            "`twin` has no weights of its own.",
+            "`TwoWay` has no weights of its own.",
             expected="the weights of its Dense layers: shapes " + _shapes_text([np.zeros(s) for _, s in _TWO_WAY_ROLES]),
             found=f"a {name} without weights: calling a model or layers that are not attributes of the class "
             "does not make them part of it",
@@ -320,261 +369,101 @@ def subclassed_twin(report: object) -> str:
         )
     if not _role_assignments(weights, _TWO_WAY_ROLES):
         raise Mistake(
-            "the layers of `twin` do not have the sizes of given's layers.",
+            "the layers of `TwoWay` do not have the sizes of given's layers.",
             expected="weights of shapes " + _shapes_text([np.zeros(s) for _, s in _TWO_WAY_ROLES]),
             found=f"weights of shapes {_shapes_text(weights)}",
             hint="Dense(24) on the pixels, Dense(24) on [encoded, stats], Dense(10) at the end, as in given.summary()",
         )
-    outputs = _stage(report, "outputs", "`twin`")
-    pixels, stats = (a.astype("float64") for a in two_way_probe())
-    if np.shape(outputs) != (len(pixels), 10):
+    given = [w.astype("float64") for w in given_two_input_skip().get_weights()]
+    if any(_same_numbers(w, g, atol=0.0) for w in weights for g in given if np.shape(w) == np.shape(g) and g.ndim == 2):
         raise Mistake(
-            "`twin` returns outputs of the wrong shape.",
-            expected=f"({len(pixels)}, 10): ten probabilities per sample",
-            found=f"{np.shape(outputs)}",
+            "`TwoWay` starts with given's own weights: its layers come from `given`.",
+            expected="layers of your own, created in __init__ (a new Dense starts with its own random weights)",
+            found="a kernel equal to one of given's",
+            hint="create new layers, e.g. self.encode = layers.Dense(24, activation=\"relu\"), not given's layers",
         )
-    probe_weights = _stage(report, "probe_weights", "`twin`")
-    probe = _stage(report, "probe_outputs", "`twin`")
-    assignments = _role_assignments(probe_weights, _TWO_WAY_ROLES)
-    matching = [order for order in (False, True)
-                if any(_same_numbers(probe, _two_way(w, pixels, stats, stats_first=order)) for w in assignments)]
-    if not matching:
-        for variant, found, fix in _TWO_WAY_MISTAKES:
-            if any(_same_numbers(probe, _two_way(w, pixels, stats, stats_first=order, **variant))
-                   for w in assignments for order in (False, True)):
-                raise Mistake("`twin` does not compute what `given` computes.", expected="the graph of given.summary()",
-                              found=found, hint=fix)
-        raise Mistake(
-            "`twin` does not compute what `given` computes.",
-            expected="h = encode(pixels); g = refine([h, stats]); outputs = digit(h + g)",
-            found="with other weights in its layers, its outputs do not follow that graph",
-            hint="compare call() with given.summary() line by line (the 'Connected to' column shows the wiring)",
-        )
-    if _same_numbers(outputs, _two_way(_given_roles(), pixels, stats), atol=1e-5):
-        return "a subclassed model with its own layers that computes what `given` computes, for any weights"
-    if matching == [True]:
-        raise Mistake(
-            "`twin` joins its two tensors in the other order than `given`.",
-            expected="[encoded pixels, stats], in that order, as given's `join` layer does",
-            found="[stats, encoded pixels]: given's weights for `refine` then meet the wrong numbers",
-            hint="swap the list you pass to Concatenate",
-        )
+    return weights
+
+
+def _require_given_graph(report: dict[str, Any], weights: list[Any], pixels: np.ndarray, stats: np.ndarray) -> None:
+    """With the reporter's weights (regenerated here), the outputs follow given's graph for some role of each weight."""
+    probe = _stage(report, "probe_outputs", "`TwoWay`")
+    assignments = _role_assignments(random_weights([np.shape(w) for w in weights], MODEL_SEED), _TWO_WAY_ROLES)
+    if any(_same_numbers(probe, _two_way(w, pixels, stats)) for w in assignments):
+        return
+    for variant, found, fix in _TWO_WAY_MISTAKES:
+        if any(_same_numbers(probe, _two_way(w, pixels, stats, **variant)) for w in assignments):
+            raise Mistake("`TwoWay` does not compute what `given` computes.", expected="the graph of given.summary()",
+                          found=found, hint=fix)
     raise Mistake(
-        "`twin` computes given's graph, but not with given's weights.",
-        expected="the weights of `given`, so that both return the same probabilities",
-        found="different outputs on the same inputs: its layers still have their own random weights",
-        hint="copy layer by layer after building twin, e.g. "
-        'twin.encode.set_weights(given.get_layer("encode").get_weights())',
+        "`TwoWay` does not compute what `given` computes.",
+        expected="h = encode(pixels); g = refine([h, stats]); outputs = digit(h + g)",
+        found="with other weights in its layers, its outputs do not follow that graph",
+        hint="compare call() with given.summary() line by line (the 'Connected to' column shows the wiring)",
     )
 
 
-# --- 7.3 load a weights file into the right architecture ----------------------------------
+# --- 7.3 will it run under fit? -------------------------------------------------------------
 
-
-@exercise("7.3", "Load a .weights.h5 file into the right architecture")
-def restore_weights(restored: object) -> str:
-    model = expect_model(restored, "`restored`")
-    inputs = [tuple(t.shape) for t in getattr(model, "inputs", [])]
-    if inputs != [(None, 64)]:
-        raise Mistake("`restored` has the wrong inputs.", expected="one input of shape (None, 64), like `pixels`",
-                      found=f"inputs of shapes {inputs}", hint="start from keras.Input(shape=(64,))")
-    x, _ = two_way_probe()  # real digits' pixels
-    original = given_weights_source()
-    try:
-        found = output_of(model, x, "`restored`")
-    except Mistake:
-        raise
-    except Exception as error:
-        raise Mistake("`restored` fails on a batch of 64 pixels.", found=first_line(error)) from None
-    expected = output_of(original, x, "the original")
-    if found.shape != expected.shape:
-        raise Mistake("`restored` returns outputs of the wrong shape.", expected=f"{expected.shape}",
-                      found=f"{found.shape}", hint="end with Dense(10, softmax), as the summary shows")
-    if _same_numbers(found, expected):
-        return "the original's wiring, with the weights read from the file"
-    mine, theirs = model.get_weights(), original.get_weights()
-    same_weights = len(mine) == len(theirs) and all(
-        np.shape(a) == np.shape(b) and np.allclose(a, b, atol=1e-7) for a, b in zip(mine, theirs))
-    if same_weights:
-        layers = [type(layer).__name__ for layer in model.layers]
-        if "Add" not in layers:
-            found_text = "the file's weights loaded into a chain of layers: nothing adds `first` to `second`"
-            hint = ("load_weights matches weights by position, not by meaning: build the skip as the summary "
-                    "shows (skip = Add()([first, second]), connected to both) and load again")
-        else:
-            activations = [activation_of(layer) for layer in model.layers if type(layer).__name__ == "Dense"]
-            found_text = f"the file's weights, but a different wiring or activations (Dense activations {activations})"
-            hint = "compare your model with the summary: activations and the 'Connected to' column"
-        raise Mistake("`restored` holds the file's weights but computes something else.",
-                      expected="the original model: its wiring and its weights", found=found_text, hint=hint)
-    raise Mistake(
-        "`restored` does not hold the weights stored in the file.",
-        expected="the weights of `weights_file`, loaded with restored.load_weights(weights_file)",
-        found=f"weights of shapes {_shapes_text(mine)} with other values (the file holds {_shapes_text(theirs)})",
-        hint="after building the model, call restored.load_weights(weights_file)",
-    )
-
-
-# --- 7.4 port old tf.keras code ---------------------------------------------------------------
-
-
-def _port_reference(kernel1, bias1, kernel2, bias2, x, center_axis: int | None = 1) -> np.ndarray:
-    h = _np_relu(x @ kernel1 + bias1)
-    if center_axis is not None:
-        h = h - h.mean(axis=center_axis, keepdims=True)
-    return _np_softmax(h @ kernel2 + bias2)
-
-
-def _port_probe() -> np.ndarray:
-    rows, _ = old_style_data()
-    random = np.random.default_rng(7400).uniform(0.0, 1.0, size=(8, 64))
-    return np.concatenate([np.asarray(rows[:16]), random]).astype("float32")
-
-
-def _port_model(ported: object):
-    if isinstance(ported, Unexportable) and "Lambda" in ported.description:
-        raise Mistake(
-            "`ported` still holds a Lambda layer, which Keras refuses to load in safe mode.",
-            expected="a model the grader can load: built-in layers and keras.ops only",
-            found="a Lambda layer with Python code (the old code's tf.reduce_mean)",
-            hint="compute on the tensors with keras.ops: hidden - keras.ops.mean(hidden, axis=-1, keepdims=True)",
-        )
-    model = expect_model(ported, "`ported`")
-    inputs = [tuple(t.shape) for t in getattr(model, "inputs", [])]
-    outputs = [tuple(t.shape) for t in getattr(model, "outputs", [])]
-    if inputs != [(None, 64)] or outputs != [(None, 10)]:
-        raise Mistake("`ported` does not take 64 pixels and return 10 probabilities.",
-                      expected="inputs [(None, 64)] and outputs [(None, 10)]",
-                      found=f"inputs {inputs} and outputs {outputs}", hint="start from keras.Input(shape=(64,))")
-    dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
-    found = [(layer.units, activation_of(layer)) for layer in dense]
-    if found != [(32, "relu"), (10, "softmax")]:
-        raise Mistake("`ported` does not have the layers of the old code.",
-                      expected="Dense(32, relu), then Dense(10, softmax)", found=f"Dense layers {found}",
-                      hint="keep the old code's layers; change only what Keras 3 needs changed")
-    return model, dense
-
-
-@exercise("7.4", "Port old tf.keras code to Keras 3")
-def port_old_code(ported: object, predicted_digits: object, training: object) -> str:
-    model, dense = _port_model(ported)
-    (k1, b1), (k2, b2) = ([w.astype("float64") for w in layer.get_weights()] for layer in dense)
-    x = _port_probe()
-    found = output_of(model, x, "`ported`")
-    if not _same_numbers(found, _port_reference(k1, b1, k2, b2, x.astype("float64"))):
-        if _same_numbers(found, _port_reference(k1, b1, k2, b2, x.astype("float64"), center_axis=None)):
-            raise Mistake("`ported` leaves out the centering step.",
-                          expected="each sample's hidden values minus their mean, before the last layer",
-                          found="the last layer sees the hidden values unchanged",
-                          hint="centered = hidden - keras.ops.mean(hidden, axis=-1, keepdims=True)")
-        if _same_numbers(found, _port_reference(k1, b1, k2, b2, x.astype("float64"), center_axis=0)):
-            raise Mistake("`ported` centers over the batch instead of over each sample's features.",
-                          expected="the mean of each sample's 32 hidden values (axis 1, or -1)",
-                          found="means taken over axis 0, across the samples of a batch",
-                          hint="use axis=-1 (the old code's axis=1) in keras.ops.mean")
-        raise Mistake("`ported` computes something else than the old code.",
-                      expected="softmax(Dense(hidden - mean of hidden)) with hidden = relu(Dense(pixels))",
-                      found="other probabilities on the same inputs",
-                      hint="translate the old code line by line; only the tf.* call needs a keras.ops twin")
-    report = _report(training, "port", "the training report", "a report on `ported`",
-                     "run the cells that build, compile and train `ported`")
-    if not report["compiled"]:
-        raise Mistake("`ported` is not compiled.", expected="compile(optimizer=..., loss=...) as in the old code",
-                      found="no optimizer", hint="keras.optimizers.Adam(learning_rate=0.005)")
-    if report["optimizer"] != "Adam" or report["learning_rate"] is None or \
-            not np.isclose(report["learning_rate"], 0.005, rtol=1e-4):
-        raise Mistake("`ported` is not compiled with the old code's optimizer.",
-                      expected="Adam with learning rate 0.005 (the old code's lr=0.005)",
-                      found=f"{report['optimizer']} with learning rate {report['learning_rate']}",
-                      hint="Keras 3 spells it learning_rate=: keras.optimizers.Adam(learning_rate=0.005)")
-    if report["loss"] not in ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"):
-        raise Mistake("`ported` is compiled with another loss.", expected="sparse_categorical_crossentropy",
-                      found=f"{report['loss']}", hint="labels are digits 0-9, not one-hot rows")
-    if report["iterations"] <= 0:
-        raise Mistake("`ported` has not been trained.", expected="fit() on the old code's data, as arrays",
-                      found="the optimizer has taken no step",
-                      hint="np.array(pixel_rows) and np.array(digit_labels), then fit as the old code does")
-    if not report["file_exists"]:
-        raise Mistake(f"there is no file {report['path']!r}.",
-                      expected="the trained model saved in Keras' native format",
-                      found="no such file in the working folder",
-                      hint=f'ported.save("{report["path"]}"): model.save needs the .keras ending')
-    if not report.get("file_matches", False):
-        if "failed_step" in report:
-            raise _failed(report, f"the file {report['path']!r}")
-        raise Mistake(f"{report['path']!r} holds a different model than `ported`.",
-                      expected="the trained model", found="other predictions from the saved file",
-                      hint="save after training, and run the saving cell again if you retrained")
-    digits = expect_array(predicted_digits, "`predicted_digits`",
-                          hint="predict with `ported`, then take the most likely class: .argmax(axis=1)")
-    rows = x[:5]
-    expected_digits = output_of(model, rows, "`ported`").argmax(axis=1)
-    if digits.shape == (5, 10):
-        raise Mistake("`predicted_digits` holds probabilities, not digits.", expected="5 digits, shape (5,)",
-                      found="an array of shape (5, 10)", hint="take the most likely class: .argmax(axis=1)")
-    if digits.shape != (5,) or not np.array_equal(digits, expected_digits):
-        raise Mistake("`predicted_digits` are not the digits `ported` predicts for the first 5 rows.",
-                      expected="5 digits: predict on the first 5 rows, then argmax(axis=1)",
-                      found=f"an array of shape {digits.shape}" if digits.shape != (5,) else "other digits",
-                      hint="predict_classes is gone: ported.predict(rows, verbose=0).argmax(axis=1), after training")
-    return "the old model in Keras 3: keras.Input, keras.ops, learning_rate, arrays, a .keras file, argmax"
-
-
-# --- 7.5 choose an API ----------------------------------------------------------------------
-
-API_ANSWERS = {
-    "a": ("sequential", "a straight stack with one input and one output is what Sequential is for; "
-          "choose the simplest API that can express the network (lesson 2)"),
-    "b": ("functional", "two inputs: a Sequential list has exactly one way in (lesson 5)"),
-    "c": ("functional", "a block that adds its input to its output uses one tensor twice: a skip "
-          "connection is a graph, not a list (lesson 4)"),
-    "d": ("functional", "one encoder applied to two images is a shared layer: call it twice in one graph "
-          "(lesson 6)"),
-    "e": ("subclass", "the number of steps changes from call to call: a Python loop over a call argument "
-          "needs call() (lessons 3 and 7)"),
-    "f": ("functional", "a feature extractor is a new functional Model over part of the trained graph: "
-          "keras.Model(model.inputs, model.layers[1].output) (lesson 3)"),
-    "g": ("subclass", "the structure of the computation differs for every sample (recursion over a tree): no "
-          "fixed graph describes it (lesson 7)"),
-    "h": ("functional", "keras.ops on the tensors is part of the graph, saves and loads in safe mode: no "
-          "subclass needed (lesson 7)"),
+# The answer for each `call` of FIT_SNIPPETS, and what a learner who answered otherwise
+# believes. tests/lessons/test_lesson07.py trains a model with each `call` to prove the key.
+FIT_ANSWERS = {
+    "a": ("runs", "`training` is a plain Python True or False that fit passes to call: it is known while fit "
+          "traces call, so an `if` on it is an `if` on structure, fine under fit (lesson 7, section 3)"),
+    "b": ("raises", "`ops.max(x) > 1.0` is a tensor: while fit traces call, x is symbolic, with a shape but no "
+          "values, so Python's `if` cannot decide: OperatorNotAllowedInGraphError. An eager call model(x) runs it; "
+          "under fit, branch with ops.cond (or ops.where), or compile with run_eagerly=True"),
+    "c": ("runs", "self.repeats is a Python int set in __init__ (structure): the loop runs once while fit traces "
+          "call and leaves three calls of refine in the graph"),
+    "d": ("raises", "1,347 digits in batches of 32 leave a last batch of 3, so fit traces call for batches of "
+          "any size: x.shape[0] is None, and `None > 1` raises TypeError. The feature axes are known "
+          "(x.shape[-1] is 64); the batch size is not structure you can count on"),
+    "e": ("runs", "ops.cond puts both branches into the traced graph and picks one by the tensor's value at run "
+          "time: that is how call branches on a value under fit"),
+    "f": ("raises", "`while` asks Python for the truth of a tensor on every turn, like `if`: under fit that raises "
+          "OperatorNotAllowedInGraphError; a loop that depends on values needs ops.while_loop"),
 }
+assert FIT_ANSWERS.keys() == FIT_SNIPPETS.keys()
 
 
-def _normalise_api(value: object) -> str | None:
+_SAYS_RUNS = {"runs", "run", "it runs", "works", "it works"}
+_SAYS_RAISES = {"raises", "raise", "it raises", "error", "an error", "fails", "it fails"}
+
+
+def _run_or_raise(value: object) -> str | None:
+    """"runs" or "raises" from an answer (a few spellings of each); anything else is unreadable."""
     if not isinstance(value, str):
         return None
-    text = value.lower()
-    found = [api for api, word in (("sequential", "sequential"), ("functional", "functional"), ("subclass", "subclass"))
-             if word in text]
-    return found[0] if len(found) == 1 else None
+    text = " ".join(value.lower().split()).strip(" .!")
+    return "runs" if text in _SAYS_RUNS else "raises" if text in _SAYS_RAISES else None
 
 
-@exercise("7.5", "Choose the API for a network")
-def choose_api(choices: object) -> str:
-    keys = ", ".join(f'"{k}"' for k in API_ANSWERS)
-    if not isinstance(choices, dict):
-        raise Mistake("`choices` is not a dict.", expected=f"a dict with the keys {keys}",
-                      found=describe(choices), hint='choices = {"a": "sequential", "b": ..., ...}')
-    missing = [k for k in API_ANSWERS if k not in choices]
-    extra = [k for k in choices if k not in API_ANSWERS]
+@exercise("7.3", "Will it run under fit?")
+def will_it_run(answers: object) -> str:
+    keys = ", ".join(f'"{k}"' for k in FIT_ANSWERS)
+    if not isinstance(answers, dict):
+        raise Mistake("`answers` is not a dict.", expected=f"a dict with the keys {keys}",
+                      found=describe(answers), hint='answers = {"a": "runs", "b": ..., ...}')
+    missing = [k for k in FIT_ANSWERS if k not in answers]
+    extra = [k for k in answers if k not in FIT_ANSWERS]
     if missing or extra:
-        raise Mistake("`choices` does not answer exactly the questions a to h.", expected=f"the keys {keys}",
+        raise Mistake("`answers` does not answer exactly the questions a to f.", expected=f"the keys {keys}",
                       found=(f"missing {missing}" if missing else "") + (" " if missing and extra else "")
                       + (f"unknown keys {extra}" if extra else ""),
-                      hint="one entry per question, keyed by its lower-case letter")
-    unreadable = [k for k in API_ANSWERS if _normalise_api(choices[k]) is None]
+                      hint="one entry per `call`, keyed by its lower-case letter")
+    unreadable = [k for k in FIT_ANSWERS if _run_or_raise(answers[k]) is None]
     if unreadable:
-        raise Mistake("some answers are not one of the three APIs.",
-                      expected='each value one of "sequential", "functional", "subclass"',
-                      found=", ".join(f"{k}: {choices[k]!r}" for k in unreadable),
-                      hint="write one of the three words per question")
-    wrong = [k for k, (api, _) in API_ANSWERS.items() if _normalise_api(choices[k]) != api]
+        raise Mistake("some answers are neither \"runs\" nor \"raises\".",
+                      expected='each value "runs" or "raises"',
+                      found=", ".join(f"{k}: {answers[k]!r}" for k in unreadable),
+                      hint="one word per `call`: does model.fit(...) run it, or raise?")
+    wrong = [k for k, (verdict, _) in FIT_ANSWERS.items() if _run_or_raise(answers[k]) != verdict]
     if wrong:
         raise Mistake(
-            f"{len(wrong)} of {len(API_ANSWERS)} choices are not the best fit.",
-            expected="the simplest API that can express each network",
-            found="; ".join(f"{k} ({choices[k]}): {API_ANSWERS[k][1]}" for k in wrong),
-            hint="the decision guide at the end of lesson 7 walks through these questions",
+            f"{len(wrong)} of {len(FIT_ANSWERS)} predictions are not what fit does.",
+            expected="what model.fit(...) does with each call: runs it, or raises",
+            found="; ".join(f"{k} ({answers[k]}): in fact it {FIT_ANSWERS[k][0]}: {FIT_ANSWERS[k][1]}" for k in wrong),
+            hint="ask of each `if`, `for` and `while`: is its condition a Python value while fit traces call "
+            "(a setting, the training flag, a feature axis), or a tensor's value?",
         )
-    return "the simplest API that fits each network"
+    return "values need ops.cond or eager execution; settings, the training flag and feature shapes are fine"

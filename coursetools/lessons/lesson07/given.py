@@ -1,4 +1,4 @@
-"""Lesson 7's given data and models: the second input of 7.2, the model of 7.2, and the weights file's model of 7.3."""
+"""Lesson 7's given data and models: the second input and the model of 7.2, the `call` methods of 7.3."""
 
 from __future__ import annotations
 
@@ -43,23 +43,41 @@ def given_two_input_skip():
     return model
 
 
-def given_weights_source():
-    """Exercise 7.3: the model whose weights the exercise notebook writes to a ``.weights.h5`` file.
+# --- Exercise 7.3: will it run under fit? -----------------------------------------------------
+#
+# Six `call` methods of a digit classifier, in the order the exercise lists them. Each model
+# holds `self.refine = layers.Dense(64, activation="relu")`, `self.classify =
+# layers.Dense(10, activation="softmax")` and `self.repeats = 3` (see FitQuizModel in the
+# tests, which trains every one of them with fit to prove the answer key below).
 
-    pixels (64) -> first Dense(20, relu) -> second Dense(20, relu); skip = first + second;
-    Dropout(0.25); digit Dense(10, softmax). A chain of the same Dense layers has the same
-    weight shapes, so its weights load without complaint: only the wiring tells them apart.
-    """
-    import keras
-    from keras import layers
-
-    pixels = keras.Input(shape=(64,), name="pixels")
-    first = layers.Dense(20, activation="relu", name="first")(pixels)
-    second = layers.Dense(20, activation="relu", name="second")(first)
-    skip = layers.Add(name="skip")([first, second])
-    dropped = layers.Dropout(0.25, name="dropout")(skip)
-    outputs = layers.Dense(10, activation="softmax", name="digit")(dropped)
-    model = keras.Model(inputs=pixels, outputs=outputs, name="original")
-    for seed, (name, fan_in, units) in enumerate([("first", 64, 20), ("second", 20, 20), ("digit", 20, 10)], 711):
-        model.get_layer(name).set_weights(fixed_weights(seed, [fan_in, units]))
-    return model
+FIT_SNIPPETS = {
+    "a": """\
+def call(self, x, training=False):
+    if training:
+        x = x + keras.random.normal(ops.shape(x), stddev=0.05)
+    return self.classify(x)""",
+    "b": """\
+def call(self, x):
+    if ops.max(x) > 1.0:  # pixels from 0 to 16, not from 0 to 1?
+        x = x / 16.0
+    return self.classify(x)""",
+    "c": """\
+def call(self, x):
+    for _ in range(self.repeats):
+        x = self.refine(x)
+    return self.classify(x)""",
+    "d": """\
+def call(self, x):
+    if x.shape[0] > 1:  # a batch of several digits: centre it
+        x = x - ops.mean(x, axis=0)
+    return self.classify(x)""",
+    "e": """\
+def call(self, x):
+    x = ops.cond(ops.max(x) > 1.0, lambda: x / 16.0, lambda: x)
+    return self.classify(x)""",
+    "f": """\
+def call(self, x):
+    while ops.max(x) > 1.0:
+        x = x / 2.0
+    return self.classify(x)""",
+}

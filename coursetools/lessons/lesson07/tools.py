@@ -1,22 +1,21 @@
-"""Course code that lesson 7's check cells run in the learner's kernel: reports on learner classes.
+"""Lesson 7's reporters: what a learner's custom layer (7.1) or subclassed model (7.2) computes.
 
-A custom layer or a subclassed model cannot travel to the grader: its class is the
-learner's code, and the grader's verdict process loads evidence in safe mode and never
-runs learner code. So for exercises whose answer *is* a class, the check cell hands the
-check a **report** instead of the object: this module (course code, fixed by the
-release) runs the learner's class in the learner's kernel on inputs the course owns and
-records plain facts: outputs (arrays), weights (``get_weights()``), the weights it set
-itself and the outputs they gave, structural facts (class name, whether a sublayer is a
-whole built-in model), whether a ``.keras`` file of it loads back in safe mode. The check
-(:mod:`coursetools.lessons.lesson07.checks`) recomputes every expected number itself, with NumPy,
-from those weights.
+A class is learner code: it cannot travel to the grader's verdict process, which never
+runs learner code. So the check of 7.1 and 7.2 judges a **report** on the class, made by
+the reporters here on inputs the course owns: outputs, weight shapes, outputs after the
+reporter put its **own** weights in, and whether a ``.keras`` file of it loads back. The
+check (:mod:`coursetools.lessons.lesson07.checks`) recomputes every expected number with
+NumPy from weights it regenerates itself, so a report passes only if the class computes
+the specified function for *any* weights.
 
-What such a report proves, and what it cannot: see the module docstring of
-:mod:`coursetools.lessons.lesson07.checks`. Every reporter here returns a placeholder
-(``not_done``) unchanged, so an unsolved exercise says "not done yet", and hands back a
-value that is not of the expected kind unchanged, so the check can say what it is.
+Where the report is made is :mod:`coursetools.class_runner`'s job: in a fresh process,
+from the answer cell's definitions only, both for the learner's check cell and for the
+grader. The factories (``make_layer_reporter``, ``make_model_reporter``) are called there
+*before* the answer's code runs and bind every function and probe they use, so an answer
+that redefines or patches this module changes nothing.
+
 Reporters never raise for a learner's mistake: they record the step that failed and the
-first line of its error.
+sentence of its error that names the problem, and the check turns that into a card.
 """
 
 from __future__ import annotations
@@ -25,20 +24,22 @@ import inspect
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from coursetools.placeholders import is_not_done
-from coursetools.probing import same_values, to_numpy, useful_line
+from coursetools.probing import to_numpy, useful_line
 
-REPORT_KEY = "report"  # a report says what it is: {"report": "layer" | "model" | "port", ...}
+REPORT_KEY = "report"  # a report says what it is: {"report": "layer" | "model", ...}
 PROBE_INITIAL_SCALE = 0.5  # exercise 7.1: FeatureScale(initial_scale=0.5) must start as x * 0.5
 LAYER_WIDTHS = (5, 3)  # exercise 7.1: widths the custom layer is built for
+LAYER_SEED, MODEL_SEED = 7101, 7201  # the seeds of the weights the reporters put in (the checks regenerate them)
 
 
-# --- Inputs the checks own -----------------------------------------------------------------
+# --- Inputs and weights the checks own ------------------------------------------------------
 
 
 @lru_cache(maxsize=1)
@@ -68,35 +69,55 @@ def two_way_probe() -> tuple[np.ndarray, np.ndarray]:
 
 
 def random_weights(shapes: list[tuple[int, ...]], seed: int) -> list[np.ndarray]:
-    """Weights the reporters put into a learner's layer or model (fixed, so tests reproduce)."""
+    """The weights a reporter puts into a learner's layer or model; the check makes the same ones."""
     rng = np.random.default_rng(seed)
-    return [rng.normal(0.0, 0.4, size=shape).astype("float32") for shape in shapes]
+    return [rng.normal(0.0, 0.4, size=tuple(shape)).astype("float32") for shape in shapes]
 
 
-# --- Small steps, each recorded -----------------------------------------------------------
+# --- What every reporter binds before the answer's code runs --------------------------------
 
 
 class _StepFailed(Exception):
     """A step of a report failed; the report already says which and why."""
 
 
-def _step(report: dict[str, Any], what: str, action):
-    """Run ``action()``; on an error record ``what`` failed and its first line, then stop the report."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a learner's layer may warn; the report speaks instead
-            return action()
-    except Exception as error:  # the learner's code may fail in any way
-        report["failed_step"] = what
-        report["error"] = useful_line(error)
-        raise _StepFailed from None
+def _bound() -> SimpleNamespace:
+    """Everything a reporter uses, looked up now: later patches of Keras, NumPy or this module change nothing."""
+    import keras
+
+    return SimpleNamespace(
+        Layer=keras.layers.Layer, Model=keras.Model, Input=keras.Input, save_model=keras.saving.save_model,
+        load_model=keras.saving.load_model, to_numpy=to_numpy, useful_line=useful_line, isclass=inspect.isclass,
+        catch_warnings=warnings.catch_warnings, simplefilter=warnings.simplefilter, folder=tempfile.TemporaryDirectory,
+        join=os.path.join, random_weights=random_weights, StepFailed=_StepFailed, asarray=np.asarray,
+        isinstance=isinstance, issubclass=issubclass, len=len, list=list, tuple=tuple, bool=bool, type=type,
+        str=str, Exception=Exception,
+    )
 
 
-def _one_tensor(value: Any) -> np.ndarray:
-    """A layer's or model's single output as float32 NumPy; several outputs are the learner's mistake."""
-    if isinstance(value, (list, tuple, dict)):
-        raise TypeError(f"it returned a {type(value).__name__}, not one tensor")
-    return to_numpy(value, "float32")
+def _stepper(b: SimpleNamespace) -> Callable[..., Any]:
+    def step(report: dict[str, Any], what: str, action: Callable[[], Any]) -> Any:
+        """Run ``action()``; on an error record that ``what`` failed and why, then stop the report."""
+        try:
+            with b.catch_warnings():
+                b.simplefilter("ignore")  # a learner's layer may warn; the report speaks instead
+                return action()
+        except b.Exception as error:  # the learner's code may fail in any way
+            report["failed_step"] = what
+            report["error"] = b.useful_line(error)
+            raise b.StepFailed from None
+
+    return step
+
+
+def _one_tensor(b: SimpleNamespace) -> Callable[[Any], np.ndarray]:
+    def one_tensor(value: Any) -> np.ndarray:
+        """A layer's or model's single output as float32 NumPy; several outputs are the learner's mistake."""
+        if b.isinstance(value, (b.list, b.tuple, dict)):
+            raise TypeError(f"it returned a {b.type(value).__name__}, not one tensor")
+        return b.to_numpy(value, "float32")
+
+    return one_tensor
 
 
 def _is_builtin(cls: type) -> bool:
@@ -106,67 +127,67 @@ def _is_builtin(cls: type) -> bool:
 # --- Exercise 7.1: a custom layer ------------------------------------------------------------
 
 
-def layer_report(candidate: Any) -> Any:
-    """What a custom layer class does: built per width, computed, reloaded (exercise 7.1).
+def make_layer_reporter() -> Callable[[Any], Any]:
+    """7.1's reporter: built per width, computed with the layer's and the reporter's weights, reloaded."""
+    b = _bound()
+    step, one_tensor, is_builtin = _stepper(b), _one_tensor(b), _is_builtin
+    outputs, default_and_config, reloaded = _layer_outputs, _layer_default_and_config, _layer_reloaded
+    width, other = LAYER_WIDTHS
+    x, y = feature_probe(width), feature_probe(other)
 
-    ``candidate`` is the learner's class (an instance is accepted too: its class is used).
-    """
-    import keras
+    def report(cls: Any) -> Any:
+        if not b.isclass(cls):
+            return cls  # a placeholder or a wrong kind of value: the check names it
+        facts: dict[str, Any] = {REPORT_KEY: "layer", "class_name": cls.__name__, "builtin": is_builtin(cls)}
+        if not b.issubclass(cls, b.Layer) or b.issubclass(cls, b.Model):
+            facts["wrong_base"] = "a model class" if b.issubclass(cls, b.Model) else \
+                "a class whose bases are " + ", ".join(base.__name__ for base in cls.__mro__[1:-1] or (object,))
+            return facts
+        try:
+            layer = outputs(b, step, one_tensor, cls, facts, x)
+            default_and_config(step, one_tensor, cls, layer, facts, x, y)
+            reloaded(b, step, one_tensor, layer, facts, x)
+        except b.StepFailed:
+            pass
+        return facts
 
-    if is_not_done(candidate):
-        return candidate
-    cls = type(candidate) if isinstance(candidate, keras.layers.Layer) else candidate
-    if not inspect.isclass(cls):
-        return candidate
-    report: dict[str, Any] = {REPORT_KEY: "layer", "class_name": cls.__name__, "builtin": _is_builtin(cls)}
-    if not issubclass(cls, keras.layers.Layer) or issubclass(cls, keras.Model):
-        report["wrong_base"] = "a model class" if issubclass(cls, keras.Model) else \
-            "a class whose bases are " + ", ".join(base.__name__ for base in cls.__mro__[1:-1] or (object,))
-        return report
-    try:
-        _layer_steps(cls, report)
-    except _StepFailed:
-        pass
     return report
 
 
-def _layer_steps(cls: type, report: dict[str, Any]) -> None:
-    import keras
+def _layer_outputs(b, step, one_tensor, cls, facts, x) -> Any:
+    layer = step(facts, f"{cls.__name__}(initial_scale={PROBE_INITIAL_SCALE})",
+                 lambda: cls(initial_scale=PROBE_INITIAL_SCALE))
+    facts["weights_before_call"] = b.len(layer.weights)
+    facts["initial_outputs"] = step(facts, f"calling the layer on a batch of shape {x.shape}", lambda: one_tensor(layer(x)))
+    facts["weight_shapes"] = [b.list(w.shape) for w in layer.weights]
+    facts["weight_trainable"] = [b.bool(w.trainable) for w in layer.weights]
+    probe = b.random_weights([b.tuple(w.shape) for w in layer.weights], LAYER_SEED)
+    step(facts, "layer.set_weights(...) with new values", lambda: layer.set_weights(probe))
+    facts["probe_outputs"] = step(facts, "calling the layer again after set_weights", lambda: one_tensor(layer(x)))
+    return layer
 
-    width, other = LAYER_WIDTHS
-    x = feature_probe(width)
-    layer = _step(report, f"{cls.__name__}(initial_scale={PROBE_INITIAL_SCALE})",
-                  lambda: cls(initial_scale=PROBE_INITIAL_SCALE))
-    report["weights_before_call"] = len(layer.weights)
-    report["initial_outputs"] = _step(report, f"calling the layer on a batch of shape {x.shape}",
-                                      lambda: _one_tensor(layer(x)))
-    report["weight_shapes"] = [list(w.shape) for w in layer.weights]
-    report["weight_trainable"] = [bool(w.trainable) for w in layer.weights]
-    probe = random_weights([tuple(w.shape) for w in layer.weights], seed=7101)
-    _step(report, "layer.set_weights(...) with new values", lambda: layer.set_weights(probe))
-    report["probe_weights"] = probe
-    report["probe_outputs"] = _step(report, "calling the layer again after set_weights", lambda: _one_tensor(layer(x)))
 
-    y = feature_probe(other)
-    default = _step(report, f"{cls.__name__}() with no arguments", lambda: cls())
-    report["default_outputs"] = _step(report, f"calling {cls.__name__}() on a batch of shape {y.shape}",
-                                      lambda: _one_tensor(default(y)))
+def _layer_default_and_config(step, one_tensor, cls, layer, facts, x, y) -> None:
+    default = step(facts, f"{cls.__name__}() with no arguments", lambda: cls())
+    facts["default_outputs"] = step(facts, f"calling {cls.__name__}() on a batch of shape {y.shape}",
+                                    lambda: one_tensor(default(y)))
+    config = step(facts, "layer.get_config()", layer.get_config)
+    fresh = step(facts, f"{cls.__name__}.from_config(layer.get_config())", lambda: cls.from_config(config))
+    facts["config_outputs"] = step(facts, "calling the layer made by from_config", lambda: one_tensor(fresh(x)))
 
-    config = _step(report, "layer.get_config()", layer.get_config)
-    fresh = _step(report, f"{cls.__name__}.from_config(layer.get_config())", lambda: cls.from_config(config))
-    report["config_outputs"] = _step(report, "calling the layer made by from_config", lambda: _one_tensor(fresh(x)))
 
-    with tempfile.TemporaryDirectory(prefix="lesson07-") as folder:
-        path = os.path.join(folder, "feature_scale.keras")
+def _layer_reloaded(b, step, one_tensor, layer, facts, x) -> None:
+    with b.folder(prefix="lesson07-") as folder:
+        path = b.join(folder, "feature_scale.keras")
 
         def save() -> None:
-            inputs = keras.Input(shape=(width,))
-            keras.Model(inputs, layer(inputs)).save(path)
+            inputs = b.Input(shape=(x.shape[1],))
+            b.save_model(b.Model(inputs, layer(inputs)), path)
 
-        _step(report, "saving a model that holds the layer to a .keras file", save)
-        loaded = _step(report, "loading that .keras file back (safe mode)",
-                       lambda: keras.saving.load_model(path, safe_mode=True, compile=False))
-        report["reloaded_outputs"] = _step(report, "calling the reloaded model", lambda: _one_tensor(loaded(x)))
+        step(facts, "saving a model that holds the layer to a .keras file", save)
+        loaded = step(facts, "loading that .keras file back (safe mode)",
+                      lambda: b.load_model(path, safe_mode=True, compile=False))
+        facts["reloaded_outputs"] = step(facts, "calling the reloaded model", lambda: one_tensor(loaded(x)))
 
 
 # --- Exercise 7.2: a subclassed model -------------------------------------------------------
@@ -179,98 +200,33 @@ def _sublayers(model: Any) -> list[Any]:
         return list(getattr(model, "layers", []))
 
 
-def model_report(model: Any) -> Any:
-    """What a model does with its own weights and with weights the report sets (exercise 7.2).
-
-    The model is called as ``model([pixels, stats], training=False)`` on
-    :func:`two_way_probe`. Its weights are restored afterwards.
-    """
-    import keras
-
-    if is_not_done(model) or not isinstance(model, keras.Model):
-        return model
-    report: dict[str, Any] = {
-        REPORT_KEY: "model",
-        "class_name": type(model).__name__,
-        "builtin": _is_builtin(type(model)),
-        "built": bool(model.built),
-    }
-    nested = [layer for layer in _sublayers(model) if isinstance(layer, keras.Model)][:5]
-    report["nested"] = [f"a {type(layer).__name__} model named {layer.name!r}" for layer in nested]
-    report["nested_weights"] = [len(layer.weights) for layer in nested]
+def make_model_reporter() -> Callable[[Any], Any]:
+    """7.2's reporter: ``cls()`` called on ``[pixels, stats]``, then again with the reporter's weights."""
+    b = _bound()
+    step, one_tensor, is_builtin, sublayers = _stepper(b), _one_tensor(b), _is_builtin, _sublayers
     pixels, stats = two_way_probe()
-    original = [np.asarray(w, dtype="float32") for w in model.get_weights()]
-    report["weights"] = original
-    if not model.built:
-        return report  # calling it here would build it with fresh random weights
-    try:
-        report["outputs"] = _step(report, "calling the model as model([pixels, stats])",
-                                  lambda: _one_tensor(model([pixels, stats], training=False)))
-        if original:
-            probe = random_weights([w.shape for w in original], seed=7201)
-            _step(report, "model.set_weights(...) with new values", lambda: model.set_weights(probe))
-            try:
-                report["probe_weights"] = probe
-                report["probe_outputs"] = _step(report, "calling the model after set_weights",
-                                                lambda: _one_tensor(model([pixels, stats], training=False)))
-            finally:
-                model.set_weights(original)
-    except _StepFailed:
-        pass
-    return report
 
-
-# --- Exercise 7.4: the ported code ------------------------------------------------------------
-
-
-def old_style_data() -> tuple[list[list[float]], list[int]]:
-    """Exercise 7.4's data the way old code holds it: Python lists (200 training digits)."""
-    from coursetools.data import load_digits_split
-
-    (x_train, y_train), _ = load_digits_split()
-    return [[round(float(v), 4) for v in row] for row in x_train[:200]], [int(v) for v in y_train[:200]]
-
-
-def port_report(model: Any, path: str) -> Any:
-    """How a model was compiled and trained, and whether ``path`` holds it (exercise 7.4)."""
-    import keras
-
-    if is_not_done(model) or not isinstance(model, keras.Model):
-        return model
-    report: dict[str, Any] = {REPORT_KEY: "port", "path": str(path)}
-    optimizer = getattr(model, "optimizer", None)
-    report["compiled"] = bool(getattr(model, "compiled", False)) and optimizer is not None
-    if report["compiled"]:
-        report["optimizer"] = type(optimizer).__name__
+    def report(cls: Any) -> Any:
+        if not b.isclass(cls):
+            return cls  # a placeholder or a wrong kind of value: the check names it
+        facts: dict[str, Any] = {REPORT_KEY: "model", "class_name": cls.__name__, "builtin": is_builtin(cls)}
+        if not b.issubclass(cls, b.Model):
+            facts["wrong_base"] = "a layer class" if b.issubclass(cls, b.Layer) else "a class that is not a model"
+            return facts
         try:
-            report["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        except Exception:  # a schedule: no single number
-            report["learning_rate"] = None
-        report["iterations"] = int(keras.ops.convert_to_numpy(optimizer.iterations))
-        loss = getattr(model, "loss", None)
-        report["loss"] = loss if isinstance(loss, str) else type(loss).__name__
-    report["file_exists"] = os.path.isfile(path)
-    if report["file_exists"]:
-        x = np.asarray(old_style_data()[0][:24], dtype="float32")
-        try:
-            loaded = _step(report, f"loading {path!r} with keras.saving.load_model (safe mode)",
-                           lambda: keras.saving.load_model(path, safe_mode=True, compile=False))
-            saved = _step(report, "calling the loaded model", lambda: _one_tensor(loaded(x)))
-            now = _step(report, "calling `ported`", lambda: _one_tensor(model(x, training=False)))
-            report["file_matches"] = same_values(saved, now, atol=1e-6)
-        except _StepFailed:
+            model = step(facts, f"{cls.__name__}() with no arguments", lambda: cls())
+            facts["outputs"] = step(facts, "calling the model as model([pixels, stats])",
+                                    lambda: one_tensor(model([pixels, stats], training=False)))
+            nested = [layer for layer in sublayers(model) if b.isinstance(layer, b.Model)][:5]
+            facts["nested"] = [f"a {b.type(layer).__name__} model named {layer.name!r}" for layer in nested]
+            facts["nested_weights"] = [b.len(layer.weights) for layer in nested]
+            facts["weights"] = [b.asarray(w, dtype="float32") for w in model.get_weights()]
+            probe = b.random_weights([w.shape for w in facts["weights"]], MODEL_SEED)
+            step(facts, "model.set_weights(...) with new values", lambda: model.set_weights(probe))
+            facts["probe_outputs"] = step(facts, "calling the model after set_weights",
+                                          lambda: one_tensor(model([pixels, stats], training=False)))
+        except b.StepFailed:
             pass
+        return facts
+
     return report
-
-
-# --- Exercise 7.3: a weights file -------------------------------------------------------------
-
-
-def write_weights_file(path: str = "original.weights.h5") -> str:
-    """Save the weights of :func:`coursetools.lessons.lesson07.given.given_weights_source` to ``path``; show its summary."""
-    from coursetools.lessons.lesson07.given import given_weights_source
-
-    original = given_weights_source()
-    original.summary()
-    original.save_weights(path)
-    return path
