@@ -12,7 +12,8 @@ order a notebook goes through them:
 * :mod:`.submission` -- read a handed-in notebook, rebuild it from the pristine release.
 * :mod:`.run` -- execute a rebuilt notebook in a scratch folder; :mod:`.kernel` starts and
   stops its fresh kernel; :mod:`.sandbox` -- in bubblewrap: only its folders, no network,
-  no other process; :mod:`.watchdog` -- time and memory limits for a process tree.
+  no other process; :mod:`.watchdog` -- time, memory, process and file limits for a process
+  tree; :mod:`.cgroups` -- a ``pids`` cgroup per kernel, where the grader may make one.
 * :mod:`.capture` -- kernel side: save the evidence each check needs (bound before learner
   code), in the format of :mod:`coursetools.evidence`.
 * :mod:`.collect` -- move a capture folder out of the kernel's reach; :mod:`.manifest` reads it.
@@ -21,7 +22,8 @@ order a notebook goes through them:
 * :mod:`.verdict` -- the clean process: load evidence in safe mode, run the checks;
   :mod:`.bootstrap` -- its start: check code from the grader's memory, checked by digest.
 * :mod:`.grader` -- grade a class in parallel; :mod:`.report` -- grades.csv and feedback;
-  :mod:`.shards` -- a class split over machines, and the merge.
+  :mod:`.shards` -- a class split over machines, and the merge; :mod:`.signing` -- partial
+  reports signed with the instructor's key, checked before a merge.
 * :mod:`.options` -- the options and limits, with the only copy of their defaults;
   :mod:`.commands` -- the command line; :mod:`.outcome` -- rows and status names.
 * :mod:`.progress` -- the same pipeline, for one learner's own ``exercises/``.

@@ -87,6 +87,10 @@ class LogFacts:
 def _stop_kind(text: str) -> str:
     if "MB of memory" in text:
         return "memory limit"
+    if "processes at once" in text:
+        return "process limit"
+    if "MB of files" in text:
+        return "disk limit"
     if "ran for more than" in text or "timed out" in text:
         return "time limit"
     if "lost contact" in text:

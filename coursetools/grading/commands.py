@@ -66,7 +66,9 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
     from coursetools.grading.learners import GradingError
     from coursetools.grading.release import PRISTINE_DIR
     from coursetools.grading.report import summary, write_report
+    from coursetools.grading import signing
     from coursetools.grading.shards import ShardError, course_fingerprint, parse_shard, verdict_options, write_partial
+    from coursetools.grading.signing import SignatureError
     from coursetools.grading.snapshot import CourseError, take_snapshot
 
     pristine = Path(args.release) / PRISTINE_DIR if args.release else None
@@ -74,6 +76,10 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
     roster = load_roster(args, "grade")
     try:
         shard = parse_shard(args.shard, os.environ) if args.shard else None
+        if args.key_file and shard is None:
+            raise ShardError("--key-file signs partial reports: give it with --shard K/N")
+        key = _parts_key(args) if shard is not None else None
+        os.environ.pop(signing.KEY_ENV, None)  # not for anything this run starts
         if pristine is not None and not pristine.is_dir():
             raise CourseError(f"{args.release} is not a release folder (no {PRISTINE_DIR})")
         snapshot = take_snapshot(root, pristine, args.notebooks or None)
@@ -91,13 +97,20 @@ def _grade(args: argparse.Namespace, root: Path) -> int:
                 log.write(f"partial report: shard {shard} ({shard.source}), {len(outcome.learners)} of the class's "
                           f"{len(outcome.listing)} learner(s); combine all {shard.count} with "
                           "`python -m coursetools merge`\n")
-    except (GradingError, CourseError, ShardError, OSError) as error:
+            if key is not None:
+                signing.sign(out, key)  # last: it vouches for every file of the part
+    except (GradingError, CourseError, ShardError, SignatureError, OSError) as error:
         print(f"grade: grading could not run: {error}", file=sys.stderr)
         return CANNOT_RUN
     print(summary(outcome))
     if shard is not None:
         print(f"shard {shard} ({shard.source}): {len(outcome.learners)} of {len(outcome.listing)} learner(s); "
               f"partial report in {out} (combine all {shard.count} with `python -m coursetools merge`)")
+        if key is not None:
+            print(f"partial report signed: {out / signing.SIGNATURE} (key id {signing.key_id(key)})")
+        else:
+            print(f"grade: the partial report is not signed (no {signing.KEY_ENV}, no --key-file): merge cannot "
+                  "tell it from an edited one", file=sys.stderr)
     print(f"report: {out / 'grades.csv'}, feedback in {out / 'feedback'}")
     if outcome.sandbox.startswith("WARNING"):
         print(f"grade: {outcome.sandbox}", file=sys.stderr)
@@ -117,18 +130,37 @@ def _exit_status(outcome: Any, command: str) -> int:
     return 0
 
 
+def _parts_key(args: argparse.Namespace) -> bytes | None:
+    """The key that signs (grade --shard) or checks (merge) partial reports: --key-file, else the
+    environment's; taken out of this process's environment, so that nothing it starts inherits it."""
+    from coursetools.grading import signing
+
+    key = signing.read_key(args.key_file, os.environ)
+    os.environ.pop(signing.KEY_ENV, None)
+    return key
+
+
 def _merge(args: argparse.Namespace) -> int:
+    from coursetools.grading import signing
     from coursetools.grading.report import summary
     from coursetools.grading.shards import ShardError, merge_reports
+    from coursetools.grading.signing import SignatureError
 
     out = Path(args.out)
     roster = load_roster(args, "merge")
     try:
-        outcome = merge_reports([Path(part) for part in args.parts], out)
+        key = _parts_key(args)
+        outcome = merge_reports([Path(part) for part in args.parts], out, key)
         write_roster_gradebook(out, roster)
-    except (ShardError, OSError) as error:
+    except (ShardError, SignatureError, OSError) as error:
         print(f"merge: {error}", file=sys.stderr)
         return CANNOT_RUN
+    if key is None:
+        print(f"merge: the partial reports were not verified (no {signing.KEY_ENV}, no --key-file): whoever could "
+              "write to them could have changed their grades. See README, 'shards and merge'", file=sys.stderr)
+    else:
+        print(f"merge: every partial report is signed with the key given (key id {signing.key_id(key)}) and "
+              "unchanged since")
     print(summary(outcome))
     print(f"report: {out / 'grades.csv'}, feedback in {out / 'feedback'}")
     return _exit_status(outcome, "merge")
@@ -192,6 +224,7 @@ def _add_grade(sub: Any, root: Path) -> None:
                        help="grade only shard K of N of the learners and write a partial report (see merge); "
                             "auto or auto/N: K (and N) from COURSETOOLS_SHARD, a Slurm array or a Kubernetes "
                             "Indexed Job")
+    _add_key_option(grade, "with --shard: sign the partial report with the key in FILE")
     add_roster_option(grade)
     grade.set_defaults(run=lambda a: _grade(a, root))
 
@@ -205,8 +238,16 @@ def _add_merge(sub: Any) -> None:
     merge.add_argument("parts", nargs="+", metavar="PART",
                        help="a REPORT_DIR written by grade --shard, or a folder of them")
     merge.add_argument("--out", required=True, metavar="REPORT_DIR")
+    _add_key_option(merge, "refuse partial reports not signed with the key in FILE, or changed since")
     add_roster_option(merge)
     merge.set_defaults(run=_merge)
+
+
+def _add_key_option(parser: argparse.ArgumentParser, what: str) -> None:
+    from coursetools.grading.signing import KEY_ENV
+
+    parser.add_argument("--key-file", metavar="FILE",
+                        help=f"{what} (default: the key in ${KEY_ENV}, if set; see README, 'shards and merge')")
 
 
 def _add_progress(sub: Any, root: Path) -> None:

@@ -32,12 +32,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from coursetools.grading import cgroups
 from coursetools.grading.judge import Judge
 from coursetools.grading.learners import GradingError, LearnerFiles, read_class
 from coursetools.grading.notebook import (
     GRADER_FAULT, NotebookOutcome, Prepared, combine, grade_notebook, hidden_check_lines, prepare_notebook, rows,
 )
-from coursetools.grading.options import GradeOptions
+from coursetools.grading.options import GradeOptions, Limits
 from coursetools.grading.outcome import ERROR, ExerciseResult
 from coursetools.grading.protocol import Verdict
 from coursetools.grading.sandbox import Sandbox
@@ -100,7 +101,8 @@ def grade_learners(
     try:
         tasks = [(lo, prepare_notebook(lo.files, p, options)) for lo in outcome.learners for p in snapshot.pristine.values()]
         if any(prepared.needs_kernel for _, prepared in tasks):
-            sandbox, outcome.sandbox = detect_sandbox(options.sandbox)
+            sandbox, line = detect_sandbox(options.sandbox)
+            outcome.sandbox = f"{line}\n{limits_line(options.limits, sandbox)}"
             judge = _new_judge(snapshot, options, work)
             _start_and_wait(judge)  # ready before any kernel starts
         _grade_in_parallel(tasks, snapshot, judge, sandbox, options, work, outcome)
@@ -110,6 +112,15 @@ def grade_learners(
         _clean_up(outcome, judge, options, work)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def limits_line(limits: Limits, sandbox: Sandbox | None) -> str:
+    """grading.log's line on how a kernel's processes and files are capped on this machine."""
+    files = ("a tmpfs of that size for the working folder, HOME and TMPDIR, and the watchdog for the folders it "
+             "shares with the grader" if sandbox else
+             "the watchdog's measure every 0.1 s, no hard cap without the sandbox")
+    return (f"limits per kernel: at most {limits.max_processes} processes ({cgroups.describe()}); "
+            f"{limits.disk_mb} MB of files ({files})")
 
 
 def _new_judge(snapshot: CourseSnapshot, options: GradeOptions, work: Path) -> Judge:

@@ -26,6 +26,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 from coursetools.grading import watchdog
+from coursetools.grading.cgroups import PidsGroup
 from coursetools.grading.options import Limits
 from coursetools.grading.sandbox import Sandbox
 from coursetools.quiet_env import QUIET_TF_ENV
@@ -64,21 +65,34 @@ class CountingClient(NotebookClient):
         return None
 
 
-class SandboxedKernelManager(AsyncKernelManager):
+class CappedKernelManager(AsyncKernelManager):
+    """A kernel started in its own ``pids`` cgroup when there is one (:mod:`.cgroups`)."""
+
+    group: PidsGroup | None = None
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        command = super().format_kernel_cmd(extra_arguments)
+        return self.group.wrap(command) if self.group is not None else command
+
+
+class SandboxedKernelManager(CappedKernelManager):
     """A kernel started inside a sandbox, listening on Unix sockets in ``ipc`` (see module docstring)."""
 
-    def sandbox_in(self, sandbox: Sandbox, ipc: Path, *, cwd: Path, writable: list[Path], readonly: list[Path]) -> None:
+    def sandbox_in(self, sandbox: Sandbox, ipc: Path, *, cwd: Path, writable: list[Path], readonly: list[Path],
+                   scratch: tuple[Path, int] | None) -> None:
         self.transport = "ipc"
         self.ip = str(ipc / "k")
         self.connection_file = str(ipc / "kernel.json")
-        self._sandbox, self._wrap = sandbox, dict(cwd=cwd, writable=[*writable, ipc], readonly=readonly)
+        self._sandbox = sandbox
+        self._wrap = dict(cwd=cwd, writable=[*writable, ipc], readonly=readonly, scratch=scratch)
 
     def write_connection_file(self, **kwargs: Any) -> None:
         super().write_connection_file(**kwargs)
         self._sandbox.give(Path(self.connection_file))  # the kernel reads its own key, nothing else
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        return self._sandbox.command(super().format_kernel_cmd(extra_arguments), **self._wrap)
+        command = self._sandbox.command(AsyncKernelManager.format_kernel_cmd(self, extra_arguments), **self._wrap)
+        return self.group.wrap(command) if self.group is not None else command
 
 
 def new_client(nb: Any, limits: Limits, cwd: Path) -> CountingClient:
@@ -127,19 +141,24 @@ def ipc_folder(workdir: Path, run_id: str) -> Path:
 
 def start_kernel(client: CountingClient, env: dict[str, str], cwd: Path, log: IO[bytes],
                  sandbox: Sandbox | None = None, ipc: Path | None = None, *,
-                 writable: Sequence[Path] = (), readonly: Sequence[Path] = ()) -> tuple[int, int | None]:
-    """Start ``client``'s kernel (in ``sandbox``, on sockets in ``ipc``, when given); its pid and process group.
+                 writable: Sequence[Path] = (), readonly: Sequence[Path] = (),
+                 scratch: tuple[Path, int] | None = None, group: PidsGroup | None = None) -> tuple[int, int | None]:
+    """Start ``client``'s kernel (in ``sandbox``, on sockets in ``ipc``, when given; in ``group``, when
+    given); its pid and process group.
 
     ``writable`` and ``readonly`` are the folders the sandbox binds (the working folder ``cwd``
-    among the writable ones). Raises whatever stops the kernel from starting.
+    among the writable ones); those under ``scratch`` are in its size-limited tmpfs instead
+    (see :meth:`.Sandbox.command`). Raises whatever stops the kernel from starting.
     """
     if sandbox is None:
-        client.km = client.create_kernel_manager()
+        client.km = CappedKernelManager(kernel_name=client.kernel_name)
     else:
         assert ipc is not None
         sandbox.give(*writable, cwd, ipc)
         client.km = SandboxedKernelManager(kernel_name=client.kernel_name)
-        client.km.sandbox_in(sandbox, ipc, cwd=cwd, writable=list(writable), readonly=list(readonly))
+        client.km.sandbox_in(sandbox, ipc, cwd=cwd, writable=list(writable), readonly=list(readonly),
+                             scratch=scratch)
+    client.km.group = group
     client.start_new_kernel(env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(cwd))
     client.start_new_kernel_client()
     provisioner = client.km.provisioner

@@ -176,7 +176,8 @@ def combine_outcome(prepared: Prepared, run: NotebookRun, items: list[JobItem],
     """The notebook's rows (:func:`combine`), notes, and what grading.log says about its run."""
     plan, label = prepared.plan, prepared.label
     assert plan is not None
-    log = [f"{label}: ran in {run.seconds:.1f} s, kernel peak {run.peak_rss / 2**20:.0f} MB"]
+    log = [f"{label}: ran in {run.seconds:.1f} s, kernel peak {run.peak_rss / 2**20:.0f} MB, "
+           f"{run.peak_processes} processes at most, files written {run.disk_peak / 2**20:.1f} MB"]
     if run.stopped:
         log.append(f"{label}: stopped: {run.stopped}\n    kernel log tail: {run.log[-600:]!r}")
     if run.infrastructure:

@@ -19,6 +19,8 @@ class Limits:
     notebook_timeout: float = 900.0  # seconds the whole notebook may run
     memory_mb: int = 2048  # resident memory of the kernel and its children
     max_output_kb: int = 1024  # output one learner cell may print
+    max_processes: int = 64  # processes the kernel may run at once, itself included
+    disk_mb: int = 256  # what the kernel may write to its folders (working folder, HOME, TMPDIR, evidence)
     startup_timeout: float = 120.0  # seconds a kernel may take to start (not an option: the grader's side)
 
 
@@ -53,6 +55,8 @@ LIMIT_OPTIONS = (
     LimitOption("--notebook-timeout", "notebook_timeout", "S", "seconds a whole notebook may run"),
     LimitOption("--memory-mb", "memory_mb", "MB", "memory (RSS) a notebook's kernel may use"),
     LimitOption("--max-output-kb", "max_output_kb", "KB", "output one learner cell may print"),
+    LimitOption("--max-processes", "max_processes", "N", "processes a notebook's kernel may run at once"),
+    LimitOption("--disk-mb", "disk_mb", "MB", "files a notebook's kernel may write (working folder, HOME, TMPDIR)"),
 )
 
 

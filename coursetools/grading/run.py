@@ -13,8 +13,11 @@ the kernel runs, start the kernel, execute the cells one by one and interpret ea
 reply, then stop everything and remove the folders.
 
 Limits (:mod:`.options`): a time limit per cell (nbclient), and a watchdog for the whole
-notebook's time and the kernel tree's memory (:mod:`.watchdog`). Outputs are counted,
-never kept, so a learner who prints gigabytes cannot exhaust the grader's memory.
+notebook's time, the kernel tree's memory, its number of processes (in a ``pids`` cgroup
+of its own where the grader may make one, :mod:`.cgroups`) and what it wrote to its
+folders (in the sandbox a tmpfs of ``--disk-mb``) (:mod:`.watchdog`), asked again after
+every cell. Outputs are counted, never kept, so a learner who prints gigabytes cannot
+exhaust the grader's memory.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import IO, Any
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from coursetools.grading import watchdog
+from coursetools.grading import cgroups, watchdog
 from coursetools.grading.collect import Captured, collect
 from coursetools.grading.kernel import (
     RUN_MARKER, CountingClient, ipc_folder, kernel_env, log_tail, new_client, start_kernel, stop_kernel,
@@ -56,6 +59,8 @@ class NotebookRun:
     infrastructure: str | None = None  # the grader itself failed (not the learner)
     seconds: float = 0.0
     peak_rss: int = 0
+    disk_peak: int = 0  # the most the kernel had written to its folders at once
+    peak_processes: int = 0  # the most processes the kernel ran at once, as the watchdog counted them
     log: str = ""  # tail of the kernel's own stdout/stderr, for the instructor
 
 
@@ -108,14 +113,20 @@ def run_plan(
     scratch = make_scratch(workdir, library, data_dir)
     notebook = assemble(plan, calls, scratch.evidence)
     client = new_client(notebook.nb, limits, scratch.cwd)
-    with open(scratch.log, "wb") as log:
-        try:
-            process = _start(client, scratch, sandbox, log)
-        except Exception as error:  # no learner code has run: this is the grader's problem
-            run.infrastructure = f"could not start a Python kernel: {type(error).__name__}: {clip(error, 300)}"
-            stop_kernel(client, None, scratch.run_id)
-        else:
-            _run_cells(_Execution(client, notebook, calls, scratch, limits, run), process)
+    group = cgroups.create(limits.max_processes + cgroups.thread_allowance())
+    try:
+        with open(scratch.log, "wb") as log:
+            try:
+                process = _start(client, scratch, sandbox, log, limits, group)
+            except Exception as error:  # no learner code has run: this is the grader's problem
+                run.infrastructure = f"could not start a Python kernel: {type(error).__name__}: {clip(error, 300)}"
+                stop_kernel(client, None, scratch.run_id)
+            else:
+                _run_cells(_Execution(client, notebook, calls, scratch, limits, run), process, group,
+                           disk_meter(scratch, limits, sandbox))
+    finally:
+        if group is not None:
+            group.remove()
     run.log = log_tail(scratch.log)
     run.seconds = time.monotonic() - started
     _remove(scratch.base, scratch.evidence, scratch.ipc)
@@ -174,29 +185,49 @@ def preamble_source(capturer: str) -> str:
     )
 
 
-def _start(client: CountingClient, scratch: Scratch, sandbox: Sandbox | None, log: IO[bytes]) -> tuple[int, int | None]:
-    """Start the run's kernel in its working folder; sandboxed, it may write only the run's own folders."""
+SCRATCH_HEADROOM = 4 * 2**20  # the sandbox's tmpfs holds the limit plus this: passing the limit is seen, not refused
+
+
+def _start(client: CountingClient, scratch: Scratch, sandbox: Sandbox | None, log: IO[bytes], limits: Limits,
+           group: cgroups.PidsGroup | None) -> tuple[int, int | None]:
+    """Start the run's kernel in its working folder (in ``group``, when there is one); sandboxed, it may
+    write only the run's own folders, and those of ``base`` are a tmpfs of ``--disk-mb`` (plus headroom)."""
     env = kernel_env(scratch.base, scratch.library)
     env[RUN_MARKER] = scratch.run_id
     if sandbox is None:
-        return start_kernel(client, env, scratch.cwd, log)
+        return start_kernel(client, env, scratch.cwd, log, group=group)
     scratch.ipc = ipc_folder(scratch.workdir, scratch.run_id)
-    writable = [scratch.base / "course", scratch.base / "home", scratch.base / "tmp", scratch.evidence]
+    writable = [scratch.base / "course", scratch.cwd, scratch.base / "home", scratch.base / "tmp", scratch.evidence]
     readonly = [scratch.library] + ([scratch.data] if scratch.data.is_dir() else [])
-    return start_kernel(client, env, scratch.cwd, log, sandbox, scratch.ipc, writable=writable, readonly=readonly)
+    return start_kernel(client, env, scratch.cwd, log, sandbox, scratch.ipc, writable=writable, readonly=readonly,
+                        scratch=(scratch.base, limits.disk_mb * 2**20 + SCRATCH_HEADROOM), group=group)
 
 
-def _run_cells(execution: "_Execution", process: tuple[int, int | None]) -> None:
+def disk_meter(scratch: Scratch, limits: Limits, sandbox: Sandbox | None) -> watchdog.DiskMeter:
+    """What the kernel writes: in the sandbox its tmpfs, plus the folders it shares with the grader
+    (evidence, sockets) and its own log; without, every folder of the run."""
+    shared = [scratch.evidence, scratch.log] + ([scratch.ipc] if scratch.ipc else [])
+    if sandbox is None:
+        return watchdog.DiskMeter(limits.disk_mb * 2**20, [scratch.base, scratch.evidence])
+    return watchdog.DiskMeter(limits.disk_mb * 2**20, shared, tmpfs=scratch.base)
+
+
+def _run_cells(execution: "_Execution", process: tuple[int, int | None], group: cgroups.PidsGroup | None,
+               disk: watchdog.DiskMeter) -> None:
     """Every cell in order, under the watchdog; then the kernel and everything it started are stopped."""
     pid, pgid = process
     limits = execution.limits
-    guard = watchdog.Watchdog(pid, memory_bytes=limits.memory_mb * 2**20, seconds=limits.notebook_timeout, pgid=pgid)
+    guard = watchdog.Watchdog(pid, memory_bytes=limits.memory_mb * 2**20, seconds=limits.notebook_timeout, pgid=pgid,
+                              max_processes=limits.max_processes, group=group, disk=disk)
     try:
         with guard:
             execution.run_all(guard)
     finally:
-        execution.run.peak_rss = guard.peak_rss
+        execution.run.peak_rss, execution.run.disk_peak = guard.peak_rss, disk.peak
+        execution.run.peak_processes = guard.peak_processes
         stop_kernel(execution.client, process, execution.scratch.run_id)
+        if group is not None:
+            group.kill_all()
 
 
 class _Execution:
@@ -212,6 +243,8 @@ class _Execution:
         for index, cell in enumerate(self.notebook.nb.cells):
             meta = self.notebook.planned[index]
             stopped = self._execute(cell, index, meta, guard)
+            if stopped is None and guard.check():  # the cell passed a limit just before it ended
+                stopped = _death_message(guard, meta, self.limits)
             if stopped is not None:
                 _stop_at(self.run, meta)
                 self.run.stopped = stopped
@@ -334,6 +367,18 @@ def _death_message(guard: watchdog.Watchdog, meta: PlannedCell | None, limits: L
         return (
             f"the notebook ran for more than {limits.notebook_timeout:g} s in total and was stopped "
             f"during {where}. Is there an endless loop?"
+        )
+    if guard.reason == watchdog.PROCESSES:
+        return (
+            f"{where} started more than {limits.max_processes} processes at once (or a great many threads), so "
+            "the notebook was stopped. Remove the code that starts them (os.fork, subprocess, multiprocessing, "
+            "threads in a loop) and run the notebook again."
+        )
+    if guard.reason == watchdog.DISK:
+        return (
+            f"{where} wrote more than {limits.disk_mb} MB of files (in the working folder, HOME or TMPDIR; every "
+            "file counts at least 4 KB), so the notebook was stopped. Remove the code that writes large or many "
+            "files (save a small model, or nothing) and run the notebook again."
         )
     return (
         f"the Python process running your notebook stopped during {where}: it crashed or was "

@@ -8,7 +8,10 @@ sandbox of Flatpak). One ``bwrap`` process per kernel gives it:
   ``/etc`` (libraries, fonts, users), the Python environment (read-only), the run's
   private copy of the released course (read-only), and the run's scratch folders
   (working folder, HOME, TMPDIR, the evidence folder) -- the only places it can
-  write. The course folder (``solutions/``, hidden checks), other learners' hand-ins
+  write. The working folder, HOME and TMPDIR are a tmpfs of ``--disk-mb`` that
+  only the sandbox has (``scratch`` of :meth:`Sandbox.command`); ``/dev`` is
+  read-only (in a user namespace it would be a writable, unlimited tmpfs) but for
+  ``/dev/shm``, 64 MB. The course folder (``solutions/``, hidden checks), other learners' hand-ins
   and scratch folders, the grader's work folder: none of them exists in there;
 * its own **PID namespace** (it sees only its own processes: no grader to read
   ``/proc/<pid>/cwd`` of, to signal or to trace; when the kernel ends, every
@@ -25,8 +28,10 @@ sandbox of Flatpak). One ``bwrap`` process per kernel gives it:
   user namespace instead, mapped to its own user, in which no further user
   namespace may be created (``--disable-userns``).
 
-The time, memory and output limits stay where they were (:mod:`.watchdog`,
-:mod:`.run`): they watch the ``bwrap`` process tree from outside.
+The time, memory, process and output limits stay where they were (:mod:`.watchdog`,
+:mod:`.run`): they watch the ``bwrap`` process tree from outside (and its ``pids``
+cgroup, :mod:`.cgroups`, where there is one); the watchdog reads the tmpfs's use
+through ``/proc/<pid>/root`` of a process inside.
 
 Where bubblewrap is missing or cannot create namespaces (some containers forbid
 it), :func:`detect` says why and grading falls back to unsandboxed kernels, with
@@ -85,21 +90,39 @@ class Sandbox:
         for path in paths:
             os.chown(path, self.uid, self.gid if self.gid is not None else -1)
 
-    def command(self, argv: list[str], *, cwd: Path, writable: list[Path], readonly: list[Path]) -> list[str]:
-        """``argv`` wrapped so that it runs inside the sandbox (same paths inside as outside)."""
+    def command(self, argv: list[str], *, cwd: Path, writable: list[Path], readonly: list[Path],
+                scratch: tuple[Path, int] | None = None) -> list[str]:
+        """``argv`` wrapped so that it runs inside the sandbox (same paths inside as outside).
+
+        ``scratch`` (a folder, a size in bytes): that folder is, inside, a tmpfs of that size,
+        in which the ``writable`` folders under it are made empty (the grader outside never
+        sees them) and the ``readonly`` ones under it are bound. Folders outside it are bound
+        as they are: those are the ones the grader reads back (evidence, sockets).
+        """
         args = [self.bwrap, "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
                 "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "grading"]
         if self.setpriv:
             args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         else:
             args += ["--unshare-user", "--disable-userns"]
-        mounts = [*_system_mounts(), *[("--ro-bind", root) for root in self.readonly_roots]]
-        mounts += [("--bind", str(path)) for path in writable] + [("--ro-bind", str(path)) for path in readonly]
-        for parent in _parents([path for _, path in mounts]):
+        root = str(scratch[0]) if scratch else None
+        inside = (lambda path: root is not None and (str(path) == root or str(path).startswith(root + os.sep)))
+        mounts = [*_system_mounts(), *[("--ro-bind", python) for python in self.readonly_roots]]
+        mounts += [("--bind", str(path)) for path in writable if not inside(path)]
+        mounts += [("--ro-bind", str(path)) for path in readonly if not inside(path)]
+        for parent in _parents([path for _, path in mounts] + ([root] if root else [])):
             args += ["--perms", "0755", "--dir", parent]  # mount points' parents: traversable, empty
         for kind, path in mounts:
             args += [kind, path, path] if kind != "--symlink" else [kind, os.readlink(path), path]
-        args += ["--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+        if scratch is not None:
+            args += ["--perms", "0755", "--size", str(scratch[1]), "--tmpfs", root]
+            for folder in _with_parents_under(root, [str(path) for path in writable if inside(path)]):
+                args += ["--perms", "0777", "--dir", folder]  # the sandbox's user writes there
+            for path in readonly:
+                if inside(path):
+                    args += ["--ro-bind", str(path), str(path)]
+        args += ["--dev", "/dev", "--remount-ro", "/dev",  # a user namespace's /dev would be a writable tmpfs
+                 "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
                  "--proc", "/proc", "--remount-ro", "/", "--chdir", str(cwd),
                  # ipykernel exits when its parent's PID is not the one it was given: the sandbox's
                  # PID namespace hides the grader (--die-with-parent ends the kernel with it instead)
@@ -119,6 +142,16 @@ def _system_mounts() -> list[tuple[str, str]]:
             mounts.append(("--ro-bind", path))
     mounts += [("--ro-bind", f"/etc/{name}") for name in ETC_FILES if os.path.exists(f"/etc/{name}")]
     return mounts
+
+
+def _with_parents_under(root: str, folders: list[str]) -> list[str]:
+    """``folders`` (under ``root``) and their parents below ``root``, outermost first."""
+    out: list[str] = []
+    for folder in folders:
+        for path in [*reversed(Path(folder).parents), Path(folder)]:
+            if str(path).startswith(root + os.sep) and str(path) not in out:
+                out.append(str(path))
+    return out
 
 
 def _parents(paths: list[str]) -> list[str]:

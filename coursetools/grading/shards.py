@@ -36,12 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coursetools.grading import signing
 from coursetools.grading.grader import ClassOutcome, LearnerOutcome
 from coursetools.grading.learners import LearnerFiles
 from coursetools.grading.notebook import NotebookOutcome
 from coursetools.grading.options import GradeOptions
-from coursetools.grading.outcome import ExerciseResult
+from coursetools.grading.outcome import STATUSES, ExerciseResult, clip
 from coursetools.grading.report import write_report
+from coursetools.grading.signing import SignatureError
 from coursetools.grading.snapshot import CourseSnapshot
 
 PARTIAL = "partial.json"
@@ -161,6 +163,7 @@ def verdict_options(options: GradeOptions) -> dict[str, Any]:
     limits = options.limits
     return {"cell_timeout": limits.cell_timeout, "notebook_timeout": limits.notebook_timeout,
             "memory_mb": limits.memory_mb, "max_output_kb": limits.max_output_kb,
+            "max_processes": limits.max_processes, "disk_mb": limits.disk_mb,
             "startup_timeout": limits.startup_timeout, "hidden": options.hidden,
             "skip_untouched": options.skip_untouched, "verdict_timeout": options.verdict_timeout,
             "verdict_memory_mb": options.verdict_memory_mb}
@@ -213,7 +216,79 @@ def _load(part: Path) -> dict[str, Any]:
         raise ShardError(f"{path} is not a partial grading report")
     if info.get("version") != VERSION:
         raise ShardError(f"{path} was written by another version of the grader (format {info.get('version')})")
+    problem = _damage(info)
+    if problem:
+        raise ShardError(f"{path} is damaged: {problem}. Grade that shard again")
     return info
+
+
+# What partial.json holds, field by field: a damaged part is named with the field that is wrong.
+_NUMBER = (int, float)
+_TOP = {"shard": dict, "course": str, "options": dict, "class": list, "learners": list, "class_notes": list,
+        "notes": list, "seconds": _NUMBER, "kernels": int, "grader_faults": int}
+_SHARD = {"index": int, "count": int, "source": str}
+_LEARNER = {"folder": str, "name": str, "notebooks": dict}
+_NOTEBOOK = {"results": list, "notes": list, "log": list, "ran_kernel": bool, "seconds": _NUMBER, "peak_rss": int,
+             "grader_fault": bool}
+_RESULT = {"notebook": str, "exercise": str, "title": str, "status": str, "max_points": _NUMBER, "message": str,
+           "not_started": bool}
+
+
+def _wrong_field(value: Any, fields: dict[str, Any]) -> str | None:
+    """The first field of ``fields`` that ``value`` lacks or holds with another type, said in words."""
+    if not isinstance(value, dict):
+        return "is not an object"
+    for name, kind in fields.items():
+        if name not in value:
+            return f"has no {name!r}"
+        if not isinstance(value[name], kind) or kind is int and isinstance(value[name], bool):
+            return f"has a {name!r} of the wrong type ({type(value[name]).__name__})"
+    return None
+
+
+def _hex_folder(text: Any) -> bool:
+    try:
+        bytes.fromhex(text)
+        return isinstance(text, str)
+    except (TypeError, ValueError):
+        return False
+
+
+def _damage(info: dict[str, Any]) -> str | None:
+    """What is wrong with a partial report's content (a field missing or of the wrong type), or None."""
+    problem = _wrong_field(info, _TOP)
+    if problem:
+        return f"the report {problem}"
+    problem = _wrong_field(info["shard"], _SHARD)
+    if problem:
+        return f"its 'shard' {problem}"
+    for key in ("class_notes", "notes", "suspicious"):
+        if not isinstance(info.get(key, []), list) or not all(isinstance(note, str) for note in info.get(key, [])):
+            return f"its {key!r} holds something other than lines of text"
+    if not isinstance(info.get("sandbox", ""), str):
+        return "its 'sandbox' is not text"
+    if not all(_hex_folder(folder) for folder in info["class"]):
+        return "its 'class' holds something other than folder names"
+    for number, entry in enumerate(info["learners"], 1):
+        where = f"learner entry {number} of {len(info['learners'])}"
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            where += f" ({clip(entry['name'], 60)!r})"
+        problem = _wrong_field(entry, _LEARNER) or (None if _hex_folder(entry["folder"]) else "has a damaged 'folder'")
+        if problem:
+            return f"{where} {problem}"
+        for name, notebook in entry["notebooks"].items():
+            problem = _wrong_field(notebook, _NOTEBOOK)
+            if problem:
+                return f"{where}: notebook {clip(name, 60)!r} {problem}"
+            if not all(isinstance(line, str) for line in notebook["notes"] + notebook["log"]):
+                return f"{where}: notebook {clip(name, 60)!r} has notes or log lines that are not text"
+            for row, result in enumerate(notebook["results"], 1):
+                problem = _wrong_field(result, _RESULT)
+                if not problem and result["status"] not in STATUSES:
+                    problem = f"has an unknown status {clip(result['status'], 20)!r}"
+                if problem:
+                    return f"{where}: notebook {clip(name, 60)!r}, result {row} {problem}"
+    return None
 
 
 def _learner(entry: dict[str, Any]) -> LearnerOutcome:
@@ -243,9 +318,10 @@ def partial_reports(paths: list[Path]) -> list[Path]:
     return found
 
 
-def merge_reports(parts: list[Path], out_dir: Path) -> ClassOutcome:
-    """Check that ``parts`` are the N shards of one grading, then write the class's report to ``out_dir``."""
-    loaded = _load_parts(parts, out_dir)
+def merge_reports(parts: list[Path], out_dir: Path, key: bytes | None = None) -> ClassOutcome:
+    """Check that ``parts`` are the N shards of one grading (each signed with ``key``, when given: see
+    :mod:`.signing`), then write the class's report to ``out_dir``."""
+    loaded = _load_parts(parts, out_dir, key)
     _check_same_grading(loaded)
     _check_every_shard_once(loaded)
     _check_every_learner_once(loaded)
@@ -254,8 +330,9 @@ def merge_reports(parts: list[Path], out_dir: Path) -> ClassOutcome:
     return outcome
 
 
-def _load_parts(parts: list[Path], out_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Every partial report named (folders of them opened), read; never ``out_dir`` itself."""
+def _load_parts(parts: list[Path], out_dir: Path, key: bytes | None) -> list[tuple[Path, dict[str, Any]]]:
+    """Every partial report named (folders of them opened), its signature checked when there is a key,
+    read; never ``out_dir`` itself."""
     parts = partial_reports(parts)
     if not parts:
         raise ShardError("no partial reports to merge")
@@ -263,6 +340,12 @@ def _load_parts(parts: list[Path], out_dir: Path) -> list[tuple[Path, dict[str, 
     for part in parts:
         if target == part.resolve():
             raise ShardError(f"--out {out_dir} is one of the partial reports: write the merged report elsewhere")
+    if key is not None:
+        for part in parts:
+            try:
+                signing.verify(part, key)
+            except SignatureError as error:
+                raise ShardError(str(error)) from None
     return [(part, _load(part)) for part in parts]
 
 
@@ -305,8 +388,20 @@ def _check_every_learner_once(loaded: list[tuple[Path, dict[str, Any]]]) -> None
                                  f"and {part}")
             graded[entry["folder"]] = part
     first = loaded[0][1]
-    if sorted(graded) != sorted(first["class"]):
-        raise ShardError(f"the partial reports hold {len(graded)} learner(s), the class {len(first['class'])}")
+    listed = set(first["class"])
+    ungraded = [folder for folder in first["class"] if folder not in graded]
+    unlisted = [folder for folder in graded if folder not in listed]
+    if ungraded:
+        raise ShardError(f"{_folders(ungraded)} of the class {'is' if len(ungraded) == 1 else 'are'} graded in no "
+                         f"part: the parts hold {len(graded)} learner(s), the class {len(listed)}")
+    if unlisted:
+        raise ShardError(f"{graded[unlisted[0]]} holds {_folders(unlisted)}, not in the class it lists")
+
+
+def _folders(folders: list[str]) -> str:
+    names = ", ".join(repr(os.fsdecode(bytes.fromhex(folder))) for folder in folders[:3])
+    more = f" and {len(folders) - 3} more" if len(folders) > 3 else ""
+    return f"learner folder{'s' if len(folders) > 1 else ''} {names}{more}"
 
 
 def _merged(loaded: list[tuple[Path, dict[str, Any]]]) -> ClassOutcome:

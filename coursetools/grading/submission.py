@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coursetools import schema
-from coursetools.grading.outcome import ERROR, MISSING, clip
+from coursetools.grading.outcome import ERROR, MISSING, clip, safe_text
 from coursetools.grading.snapshot import Pristine
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
@@ -160,11 +160,35 @@ def rebuild(pristine: Pristine, learner: dict[str, Any]) -> Plan:
     mine = _sort_learner_cells(learner["cells"], index)
     problems = _answer_problems(pristine, mine)
     cells = _lay_out(pristine, index, mine, problems)
+    notes = mine.notes + _encodable(cells)
     untouched = not mine.added and all(
         [text for _, text in mine.answers[ex.exercise_id]] == [_source(pristine.nb.cells[i]) for i in ex.answers]
         for ex in pristine.exercises
     )
-    return Plan(pristine.name, cells, problems, mine.notes, untouched)
+    return Plan(pristine.name, cells, problems, notes, untouched)
+
+
+def _encodable(cells: list[PlannedCell]) -> list[str]:
+    """The learner's cells made sendable to a kernel, and a note for each that had to change.
+
+    A notebook's JSON may spell half of a character pair (``"\\ud800"``): a *lone surrogate*,
+    which no UTF-8 text can hold, so the message carrying the cell to the kernel cannot be
+    encoded. Such characters are run as U+FFFD (which is what they become in any UTF-8
+    file), and the learner is told which cell held them.
+    """
+    notes = []
+    for cell in cells:
+        if cell.role not in (ANSWER, ADDED) or safe_text(cell.source) == cell.source:
+            continue
+        found = sorted({f"U+{ord(c):04X}" for c in cell.source if 0xD800 <= ord(c) <= 0xDFFF})
+        cell.source = safe_text(cell.source)
+        where = (f"your answer cell for exercise {cell.exercise}" if cell.role == ANSWER
+                 else "a cell you added") + f" (cell {cell.learner_index + 1} of your notebook)"
+        notes.append(
+            f"{where} holds a character that cannot be encoded as UTF-8 ({', '.join(found[:3])}: half of a "
+            "character pair, left by a damaged copy-paste or edit); it ran with \ufffd in its place. Find and "
+            "delete that character.")
+    return notes
 
 
 @dataclass

@@ -90,7 +90,8 @@ def test_github_actions_matrix_grades_in_shards_and_merges(tmp_path):
 
     env = install_fakes(tmp_path)
     shards = "3"
-    values = {"inputs.shards": shards, "inputs.submissions": "submissions"}
+    key = "a-repository-secret-of-the-instructor"  # secrets.COURSETOOLS_PARTS_KEY: the parts are signed
+    values = {"inputs.shards": shards, "inputs.submissions": "submissions", "secrets.COURSETOOLS_PARTS_KEY": key}
     plan_ws = tmp_path / "image-job"
     plan_ws.mkdir()
     plan = run_step(next(s for s in image["steps"] if s.get("id") == "plan"), values, env, plan_ws)
@@ -115,6 +116,8 @@ def test_github_actions_matrix_grades_in_shards_and_merges(tmp_path):
     merged = run_step(next(s for s in merge["steps"] if "run" in s), values, env, tmp_path / "merge-job")
     assert merged.returncode == 0, merged.stdout + merged.stderr
     assert_merged(tmp_path / "merge-job" / "report", 3, sorted(downloaded.iterdir()))
+    assert all((part / "signature.json").is_file() for part in downloaded.iterdir())
+    assert "every partial report is signed with the key given" in merged.stdout, merged.stdout + merged.stderr
 
     calls = engine_calls(env)
     assert len(calls) == 4

@@ -11,6 +11,7 @@ exit 0 with the report written.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -47,6 +48,16 @@ def solved_with(exercise: str, *parts: str) -> dict:
     return {LAYERS: set_answer(load("solutions"), exercise, answer)}
 
 
+def with_comment(exercise: str, comment: str) -> dict:
+    """The solutions, with ``comment`` on a line of its own above the answer of ``exercise``; written
+    as JSON with ASCII escapes, so a lone surrogate is spelled ``\\ud800`` as an editor would."""
+    nb = load("solutions")
+    cell = nb["cells"][cell_index(nb, "answer", exercise)]
+    source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+    cell["source"] = f"# {comment}\n{source}"
+    return {LAYERS: json.dumps(nb).encode("ascii")}
+
+
 # Code in an answer cell that reaches the grader's work folder from the kernel's working
 # directory (<work>/runs/<run id>/course/exercises): what a sandbox (see the README) stops.
 WORK = "import pathlib, shutil\n_run = pathlib.Path.cwd().parents[1]\n_work = _run.parents[1]\n"
@@ -62,6 +73,8 @@ CASES = {
             """),
         {"1.1": ("error", "ValueError: bad \ufffd text")},
     ),
+    # a lone surrogate in a comment: no UTF-8 message can carry the cell to the kernel as it is
+    "surrogate-in-comment": (with_comment("1.2", "copied from a chat \ud800 somewhere"), {}),
     # a notebook of deeply nested JSON: json.loads raises RecursionError
     "deep-json": ({LAYERS: "[" * 100_000 + "]" * 100_000},
                   {e: ("error", "nested too deeply") for e in ALL}),
@@ -200,6 +213,19 @@ def test_no_self_contradicting_verdict_when_the_scratch_folder_is_gone(graded):
     assert "failed" not in {row["status"] for row in mine.values()}
     assert all("is not a Dense layer" not in row["message"] for row in mine.values())
     assert "working folder" in mine["1.1"]["message"]
+
+
+def test_a_lone_surrogate_in_a_comment_is_graded_and_its_cell_named(graded):
+    """The cell runs with U+FFFD in place of the character; every exercise is graded; the feedback says where."""
+    _, report, *_ = graded
+    mine = by_learner(rows_of(report))["surrogate-in-comment"]
+    assert {exercise: row["status"] for exercise, row in mine.items()} == {e: "passed" for e in ALL}
+    feedback = (report / "feedback" / "surrogate-in-comment.md").read_text(encoding="utf-8")
+    nb = json.loads(CASES["surrogate-in-comment"][0][LAYERS])
+    cell = cell_index(nb, "answer", "1.2") + 1
+    assert (f"your answer cell for exercise 1.2 (cell {cell} of your notebook) holds a character that cannot "
+            "be encoded as UTF-8 (U+D800") in feedback
+    assert "lost contact" not in feedback
 
 
 def test_a_fifo_is_named_as_such(graded):

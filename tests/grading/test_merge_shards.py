@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from coursetools.grading import signing
 from coursetools.grading.shards import PARTIAL, Shard, ShardError, course_fingerprint, parse_shard
+from coursetools.grading.signing import KEY_ENV, SIGNATURE
 from coursetools.grading.snapshot import take_snapshot
 from fixtures.grading.classroom import (
     LAYERS,
@@ -35,9 +37,13 @@ from fixtures.grading.classroom import (
 SHARDS = 3
 
 
-def merge_cli(parts: list[Path], out: Path, *options: str) -> subprocess.CompletedProcess:
+KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0-instructor-only"  # signs the shards of the fixture (--key-file)
+
+
+def merge_cli(parts: list[Path], out: Path, *options: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {name: value for name, value in os.environ.items() if name != KEY_ENV}
     return subprocess.run([PYTHON, "-m", "coursetools", "merge", *map(str, parts), "--out", str(out), *options],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env={**environment, **(env or {})})
 
 
 def make_class(submissions: Path) -> None:
@@ -60,14 +66,17 @@ def graded(tmp_path_factory):
     options = ("--notebooks", LAYERS, "--no-progress", "--workers", "2")
     whole = grade_cli(submissions, base / "whole", *options)
     parts = [base / "parts" / f"part-{k}" for k in range(1, SHARDS + 1)]
-    runs = [grade_cli(submissions, part, *options, "--shard", f"{k}/{SHARDS}") for k, part in enumerate(parts, 1)]
+    key_file = base / "parts.key"
+    key_file.write_text(KEY + "\n")
+    runs = [grade_cli(submissions, part, *options, "--shard", f"{k}/{SHARDS}", "--key-file", str(key_file))
+            for k, part in enumerate(parts, 1)]
     merged = merge_cli(parts[::-1], base / "merged")  # any order of the parts
     assert checksums(submissions) == before
     return base, whole, runs, merged, parts
 
 
 def masked_log(path: Path) -> str:
-    return re.sub(r"\d+(\.\d+)? (s|MB)\b", "# \\2", path.read_text(encoding="utf-8"))
+    return re.sub(r"\d+(\.\d+)? (s|MB|processes)\b", "# \\2", path.read_text(encoding="utf-8"))  # measurements
 
 
 def masked_feedback(path: Path) -> str:
@@ -156,6 +165,7 @@ def edited_copy(part: Path, target: Path, edit) -> Path:
         ("other-class", "another class"),
         ("other-count", "is one of 3"),
         ("overlap", "was graded twice"),
+        ("dropped-learner", "of the class is graded in no part: the parts hold 5 learner(s), the class 6"),
         ("not-partial", "is not a partial report"),
         ("out-is-a-part", "is one of the partial reports"),
     ],
@@ -178,6 +188,8 @@ def test_merge_refuses_parts_that_do_not_belong_together(graded, tmp_path, case,
     elif case == "overlap":  # shard 3 also claims a learner of shard 1
         ones = json.loads((one / PARTIAL).read_text())["learners"]
         given = [one, two, edited_copy(three, tmp_path / "p3", lambda i: i["learners"].append(ones[0]))]
+    elif case == "dropped-learner":  # shard 3 lost one of its learners
+        given = [one, two, edited_copy(three, tmp_path / "p3", lambda i: i["learners"].pop())]
     elif case == "not-partial":
         (tmp_path / "p3").mkdir()
         given = [one, two, tmp_path / "p3"]
@@ -188,6 +200,134 @@ def test_merge_refuses_parts_that_do_not_belong_together(graded, tmp_path, case,
     assert result.returncode == 2, result.stdout + result.stderr
     assert phrase in result.stderr
     assert case == "out-is-a-part" or not (tmp_path / "merged").exists()
+
+
+# --- signed parts: merge with the instructor's key refuses what it cannot vouch for -------------
+
+def part_of(parts: list[Path], learner: str) -> Path:
+    return next(part for part in parts if learner in [e["name"] for e in json.loads((part / PARTIAL).read_text())["learners"]])
+
+
+def wrong_1_1_passed(info: dict) -> None:
+    """The issue's edit: bob's wrong 1.1 says passed, worth 5 points."""
+    for entry in info["learners"]:
+        if entry["name"] == "bob":
+            row = entry["notebooks"][LAYERS]["results"][0]
+            assert row["exercise"] == "1.1" and row["status"] == "failed"
+            row.update(status="passed", max_points=5, message="✅ 1.1 passed")
+
+
+def test_each_shard_is_signed_and_merge_with_the_key_accepts_them(graded, tmp_path):
+    base, _, runs, _, parts = graded
+    for run, part in zip(runs, parts):
+        signed = json.loads((part / SIGNATURE).read_text())
+        assert signed["key_id"] == signing.key_id(KEY.encode()) and signed["algorithm"] == "HMAC-SHA256"
+        assert {"partial.json", "grades.csv", "grading.log", "class.html", "gradebook.csv"} <= set(signed["files"])
+        assert [name for name in signed["files"] if name.startswith("feedback/")]
+        assert f"partial report signed: {part / SIGNATURE}" in run.stdout
+    for how, options, env in (("file", ("--key-file", str(base / "parts.key")), None),
+                              ("environment", (), {KEY_ENV: KEY})):
+        result = merge_cli(parts, tmp_path / how, *options, env=env)
+        assert result.returncode == 0, (how, result.stderr[-3000:])
+        assert "every partial report is signed with the key given" in result.stdout and "not verified" not in result.stderr
+        assert (tmp_path / how / "grades.csv").read_bytes() == (base / "whole" / "grades.csv").read_bytes()
+
+
+def test_without_a_key_merge_says_the_parts_are_not_verified(graded, tmp_path):
+    """Today's behaviour, said out loud: an edited part merges, and merge warns that nothing was checked."""
+    _, _, _, merged, parts = graded
+    assert "the partial reports were not verified" in merged.stderr
+    bob = part_of(parts, "bob")
+    given = [edited_copy(part, tmp_path / part.name, wrong_1_1_passed) if part == bob else part for part in parts]
+    result = merge_cli(given, tmp_path / "merged")
+    assert result.returncode == 0 and "the partial reports were not verified" in result.stderr
+    row = next(r for r in read_grades(tmp_path / "merged") if r["learner"] == "bob" and r["exercise"] == "1.1")
+    assert (row["status"], row["points"], row["max_points"]) == ("passed", "5", "5")  # what a key prevents
+
+
+def resigned(part: Path, target: Path, key: bytes) -> Path:
+    shutil.copytree(part, target)
+    signing.sign(target, key)
+    return target
+
+
+def forged(part: Path, target: Path) -> Path:
+    """partial.json edited, and its new hash written into the signature (the HMAC cannot be redone)."""
+    edited_copy(part, target, wrong_1_1_passed)
+    signed = json.loads((target / SIGNATURE).read_text())
+    signed["files"]["partial.json"] = __import__("hashlib").sha256((target / PARTIAL).read_bytes()).hexdigest()
+    (target / SIGNATURE).write_text(json.dumps(signed))
+    return target
+
+
+@pytest.mark.parametrize(
+    "case, phrase",
+    [
+        ("altered", "was altered after it was signed: 'partial.json' changed"),
+        ("unsigned", "is not signed (it has no signature.json)"),
+        ("other-key", "was signed with another key"),
+        ("forged-signature", "its signature.json was altered"),
+        ("feedback-changed", "was altered after it was signed: 'feedback/bob.md' changed"),
+        ("file-added", "was altered after it was signed: 'feedback/mallory.md' added"),
+    ],
+)
+def test_merge_with_the_key_refuses_unsigned_or_altered_parts(graded, tmp_path, case, phrase):
+    _, _, _, _, parts = graded
+    bob = part_of(parts, "bob")
+    target = tmp_path / "p"
+    if case == "altered":
+        changed = edited_copy(bob, target, wrong_1_1_passed)
+    elif case == "unsigned":
+        shutil.copytree(bob, target)
+        (target / SIGNATURE).unlink()
+        changed = target
+    elif case == "other-key":
+        changed = resigned(bob, target, b"another-instructor-key-of-32-bytes")
+    elif case == "forged-signature":
+        changed = forged(bob, target)
+    elif case == "feedback-changed":
+        shutil.copytree(bob, target)
+        (target / "feedback" / "bob.md").write_text("# Feedback for bob\n\nTotal: 5 / 5\n")
+        changed = target
+    else:
+        shutil.copytree(bob, target)
+        (target / "feedback" / "mallory.md").write_text("# Feedback for mallory\n")
+        changed = target
+    given = [changed if part == bob else part for part in parts]
+    result = merge_cli(given, tmp_path / "merged", env={KEY_ENV: KEY})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"merge: {changed}" in result.stderr and phrase in result.stderr, result.stderr
+    assert not (tmp_path / "merged").exists()
+
+
+def test_a_key_too_short_or_unreadable_is_refused_before_grading(graded, tmp_path):
+    _, _, _, _, parts = graded
+    short = merge_cli(parts, tmp_path / "merged", env={KEY_ENV: "secret"})
+    assert short.returncode == 2 and "is 6 byte(s) long; use at least 16" in short.stderr
+    unreadable = merge_cli(parts, tmp_path / "merged", "--key-file", str(tmp_path / "nowhere.key"))
+    assert unreadable.returncode == 2 and "nowhere.key cannot be read" in unreadable.stderr
+    assert not (tmp_path / "merged").exists()
+    refused = grade_cli(tmp_path / "class", tmp_path / "report", "--key-file", str(tmp_path / "k"))
+    assert refused.returncode == 2 and "--key-file signs partial reports: give it with --shard K/N" in refused.stderr
+
+
+def test_a_damaged_learner_entry_is_named(graded, tmp_path):
+    """A learner entry without its notebooks: merge names the part, the entry and what it lacks."""
+    _, _, _, _, parts = graded
+    bob = part_of(parts, "bob")
+
+    def damage(info):
+        for entry in info["learners"]:
+            if entry["name"] == "bob":
+                del entry["notebooks"]
+
+    given = [edited_copy(part, tmp_path / part.name, damage) if part == bob else part for part in parts]
+    result = merge_cli(given, tmp_path / "merged")
+    assert result.returncode == 2, result.stdout + result.stderr
+    number = [e["name"] for e in json.loads((bob / PARTIAL).read_text())["learners"]].index("bob") + 1
+    assert (f"{tmp_path / bob.name / PARTIAL} is damaged: learner entry {number} of 2 ('bob') has no 'notebooks'. "
+            "Grade that shard again") in result.stderr
+    assert "learner(s), the class" not in result.stderr
 
 
 def test_merge_keeps_a_shard_s_suspicious_deaths_and_missing_sandbox(graded, tmp_path):

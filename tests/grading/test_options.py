@@ -47,5 +47,7 @@ def test_the_command_line_defaults_and_help_come_from_the_dataclasses():
 
 def test_options_set_the_limits():
     args = grading_parser().parse_args(["grade", "class", "--out", "report", "--cell-timeout", "30",
-                                        "--memory-mb", "1500", "--max-output-kb", "256", "--notebook-timeout", "240"])
-    assert _limits(args) == Limits(cell_timeout=30, notebook_timeout=240, memory_mb=1500, max_output_kb=256)
+                                        "--memory-mb", "1500", "--max-output-kb", "256", "--notebook-timeout", "240",
+                                        "--max-processes", "12", "--disk-mb", "80"])
+    assert _limits(args) == Limits(cell_timeout=30, notebook_timeout=240, memory_mb=1500, max_output_kb=256,
+                                   max_processes=12, disk_mb=80)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -29,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from coursetools.build import solution_name
+from coursetools.grading import cgroups
 from coursetools.grading import sandbox as sandboxing
 from coursetools.grading.options import Limits
 from coursetools.grading.run import run_plan
@@ -158,14 +160,28 @@ def test_the_sandboxed_kernel_reaches_nothing_but_its_own_folders(tmp_path):
     assert daemons == 0, "a daemon outlived the sandboxed kernel"
 
 
-def test_without_the_sandbox_the_probe_finds_the_leaks(tmp_path):
-    """The probe can fail: unsandboxed, the kernel reads and reaches what the sandbox hides."""
+def test_without_the_sandbox_the_probe_finds_the_leaks(tmp_path, monkeypatch):
+    """The probe can fail: unsandboxed (and without a pids cgroup), the kernel reads and reaches what the sandbox
+    hides."""
+    monkeypatch.setattr(cgroups, "create", lambda max_tasks: None)
     findings, daemons = probe(tmp_path, None)
     for name in ("read solutions/", "read hidden checks", "read another learner's scratch", "see the grader",
                  "connect to the host's loopback"):
         assert findings[name] == "ok", (name, findings)
     assert findings["other runs' files found"], findings
     assert daemons == 1, "the unsandboxed daemon should have shed the run marker and survived"
+
+
+def test_without_the_sandbox_a_pids_cgroup_still_ends_the_daemon(tmp_path):
+    """Where the grader may make cgroups, the kernel's group holds the daemon that shed its run marker: it is
+    killed with the kernel even without the sandbox (a kernel running as root could still leave the group)."""
+    group = cgroups.create(1)
+    if group is None:
+        pytest.skip("this grader cannot create a pids cgroup (not root, or no pids controller delegated)")
+    group.remove()
+    findings, daemons = probe(tmp_path, None)
+    assert findings["see the grader"] == "ok"  # unsandboxed indeed
+    assert daemons == 0, "the daemon left the kernel's cgroup"
 
 
 # --- choosing the sandbox, and falling back loudly ------------------------------------------
@@ -191,6 +207,44 @@ def test_the_user_namespace_form_works_too():
     """The form an unprivileged grader uses (no setpriv: a user namespace) also starts Python."""
     sandbox = sandbox_or_skip()
     assert sandboxing.probe(replace(sandbox, setpriv=None, uid=None, gid=None)) is None
+
+
+SCRATCH_PROBE = """
+import errno, os, sys
+scratch, shared = sys.argv[1], sys.argv[2]
+def write(path, megabytes):
+    try:
+        with open(path, "wb") as handle:
+            for _ in range(megabytes):
+                handle.write(b"x" * 2**20)
+        return "ok"
+    except OSError as error:
+        return errno.errorcode.get(error.errno, str(error.errno))
+print(write(os.path.join(scratch, "home", "small.bin"), 1), write(os.path.join(scratch, "tmp", "big.bin"), 8),
+      write(os.path.join(shared, "evidence.bin"), 1), write("/dev/probe", 0), write(os.path.join(scratch, "x"), 0))
+"""
+
+
+@pytest.mark.parametrize("form", ["setpriv", "user namespace"])
+def test_the_scratch_is_a_size_limited_tmpfs_the_grader_never_sees(tmp_path, form):
+    """Folders under ``scratch`` are a tmpfs of the given size inside (the grader's copies stay empty); folders
+    outside it are bound (the grader reads them back); /dev cannot be written, in either form of the sandbox."""
+    sandbox = sandbox_or_skip()
+    if form == "user namespace":
+        sandbox = replace(sandbox, setpriv=None, uid=None, gid=None)
+    scratch, shared = tmp_path / "run", tmp_path / "evidence"
+    for folder in (scratch / "home", scratch / "tmp", shared):
+        folder.mkdir(parents=True)
+    sandbox.give(scratch, scratch / "home", scratch / "tmp", shared)
+    command = sandbox.command([sys.executable, "-I", "-c", SCRATCH_PROBE, str(scratch), str(shared)], cwd=scratch / "tmp",
+                              writable=[scratch / "home", scratch / "tmp", shared], readonly=[],
+                              scratch=(scratch, 4 * 2**20))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    # 1 MB fits, 8 MB do not (ENOSPC), the shared folder takes its file, /dev and the tmpfs's root refuse
+    assert done.stdout.split() == ["ok", "ENOSPC", "ok", "EROFS", "EACCES" if form == "setpriv" else "ok"]
+    assert not any((scratch / "home").iterdir()) and not any((scratch / "tmp").iterdir())
+    assert (shared / "evidence.bin").stat().st_size == 2**20
 
 
 def test_the_sandbox_binds_the_python_environment_read_only():
