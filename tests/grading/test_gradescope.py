@@ -85,6 +85,10 @@ def borrowed_venv(course: Path) -> None:
         if not script.name.startswith("python"):
             script.unlink()
     (site / "course.pth").write_text(f"{course}\n", encoding="utf-8")
+    stamp = folder / ".course-installed"  # course.py rewrites it in place: never through a link to ours
+    text = stamp.read_text(encoding="utf-8") if stamp.exists() else ""
+    stamp.unlink(missing_ok=True)
+    stamp.write_text(text, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
