@@ -1,8 +1,14 @@
 """Benchmark: run every notebook as nbval would, and report what it costs.
 
 Per notebook: wall time (kernel start included), the slowest cell, and the peak
-resident memory of the kernel's process tree, against the course's budget. This
-is a report, not a timed test: timings depend on the machine and its load.
+memory of the kernel's process tree, against the course's budget. This is a report,
+not a timed test: timings depend on the machine and its load.
+
+Memory is each process's proportional set size (PSS, Linux): the pages it shares with
+another process of the tree are counted once, split between them. Summing resident
+sizes (RSS) would count TensorFlow's libraries twice in a notebook whose class checks
+keep a second Python with TensorFlow ready (lessons 7 and 10), although the machine
+holds them once. Where PSS is not available, RSS.
 """
 
 from __future__ import annotations
@@ -43,10 +49,18 @@ class NotebookCost:
         return "ok" if not over else "OVER: " + ", ".join(over)
 
 
-class PeakMemory:
-    """Polls the resident memory of a process and its children in a background thread."""
+def _memory_of(process: psutil.Process) -> int:
+    """PSS where the system reports it (Linux), else RSS."""
+    try:
+        return process.memory_full_info().pss
+    except (AttributeError, psutil.AccessDenied):
+        return process.memory_info().rss
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
+
+class PeakMemory:
+    """Polls the memory (PSS, else RSS) of a process and its children in a background thread."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
         self.process = psutil.Process(pid)
         self.interval = interval
         self.peak_bytes = 0
@@ -57,7 +71,7 @@ class PeakMemory:
         while not self._stop.is_set():
             try:
                 tree = [self.process, *self.process.children(recursive=True)]
-                self.peak_bytes = max(self.peak_bytes, sum(p.memory_info().rss for p in tree))
+                self.peak_bytes = max(self.peak_bytes, sum(_memory_of(p) for p in tree))
             except psutil.Error:
                 pass
             self._stop.wait(self.interval)

@@ -190,6 +190,22 @@ def run_check_as_graded(exercise_id: str, **evidence: object) -> str:
     return run_check(exercise_id, **as_graded(reported))
 
 
+def lesson_has_class_checks(exercise_id: str) -> bool:
+    """Does the lesson of ``exercise_id`` (``"10.1"`` -> lesson 10) have an exercise whose answer is a class?"""
+    lesson = exercise_id.split(".")[0]
+    return any(ex.reports for eid, ex in all_exercises().items() if eid.split(".")[0] == lesson)
+
+
 def check(exercise_id: str, **evidence: object) -> None:
-    """What a check cell calls: prints one ✅ line, or raises a short feedback card."""
+    """What a check cell calls: prints one ✅ line, or raises a short feedback card.
+
+    In a lesson with class checks, the first check cell run starts the process the next
+    class check will use, so that its TensorFlow import overlaps the learner's work (see
+    :func:`coursetools.class_runner.prewarm_in_notebook`). Not earlier: a lesson
+    notebook, or an exercise notebook only opened, keeps no idle process of 600 MB.
+    """
+    if lesson_has_class_checks(exercise_id):
+        from coursetools.class_runner import prewarm_in_notebook
+
+        prewarm_in_notebook()
     print(run_check_as_graded(exercise_id, **evidence))

@@ -118,3 +118,25 @@ def test_a_process_started_ahead_serves_one_job(tmp_path):
     report = report_on(DOUBLE, tmp_path, process=process)
     assert np.array_equal(report["outputs"], 2 * np.arange(6).reshape(2, 3))
     assert process.returncode == 0
+
+
+def test_only_a_check_cell_of_a_lesson_with_class_checks_starts_a_process_ahead(monkeypatch, capsys):
+    """Importing lessons (a check of lesson 2 imports all of them) starts nothing; a check of lesson 10 does."""
+    import importlib
+
+    import coursetools.class_runner as runner
+    from coursetools import registry
+    from coursetools.feedback import CheckFailed
+
+    asked = []
+    monkeypatch.setattr(runner, "prewarm_in_notebook", lambda: asked.append("prewarm"))
+    for lesson in ("lesson07", "lesson10"):
+        importlib.reload(importlib.import_module(f"coursetools.lessons.{lesson}"))
+    assert asked == []
+    assert not registry.lesson_has_class_checks("2.1") and registry.lesson_has_class_checks("10.1")
+    with pytest.raises(CheckFailed):  # None is not a model: the check says so
+        registry.check("2.1", model=None)
+    assert asked == []
+    with pytest.raises(CheckFailed):
+        registry.check("10.1", blocks=None)
+    assert asked == ["prewarm"]

@@ -4,7 +4,6 @@
 (``from coursetools.lessons.lesson07 import ...``).
 """
 
-from coursetools.class_runner import prewarm_in_notebook
 from coursetools.lessons import Lesson
 from coursetools.lessons.lesson07.given import digit_stats, given_two_input_skip
 
@@ -20,5 +19,3 @@ LESSON = Lesson(
 
 __all__ = ["LESSON", "digit_stats", "given_two_input_skip"]
 
-# Exercises 7.1 and 7.2 are classes, judged in a fresh process: in a learner's notebook, start it now.
-prewarm_in_notebook()

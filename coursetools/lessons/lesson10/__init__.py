@@ -4,7 +4,6 @@
 (``from coursetools.lessons.lesson10 import ...``).
 """
 
-from coursetools.class_runner import prewarm_in_notebook
 from coursetools.lessons import Lesson
 from coursetools.lessons.lesson10.given import given_loop_model, skip_batches, two_regimes, zigzag
 from coursetools.lessons.lesson10.tools import probe_inception_blocks
@@ -22,5 +21,3 @@ LESSON = Lesson(
 
 __all__ = ["LESSON", "given_loop_model", "probe_inception_blocks", "skip_batches", "two_regimes", "zigzag"]
 
-# Exercises 10.3 and 10.4 are classes, judged in a fresh process: in a learner's notebook, start it now.
-prewarm_in_notebook()
