@@ -3,7 +3,7 @@
 
     python3 course.py lab      # set up, then open the course in JupyterLab
     python3 course.py test     # set up, then run the whole test suite
-    python3 course.py quick    # maintainers: check tests and static tests only, no kernels (about a minute)
+    python3 course.py quick [N ...]  # maintainers: check tests (of lessons N) and static tests, no kernels
     python3 course.py check    # grade your own exercises (nbval, lax mode)
     python3 course.py progress # a table of your exercises: passed / failed / not started
     python3 course.py setup    # only set up
@@ -288,10 +288,14 @@ def quick(extra: list[str]) -> int:
 
     Left out: nbval on the notebooks and the grading pipeline (tests/grading), which run
     kernels, and tests marked ``kernels``. ``python3 course.py test`` runs everything.
+    Lesson numbers among the arguments (``quick 9``) keep only those lessons' check tests.
     """
     ensure_environment()
     started = time.monotonic()
-    paths = ["tests/lessons", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").glob("test_*.py"))]
+    lessons = [word for word in extra if word.isdigit()]  # `quick 9 10`: only those lessons' check tests
+    extra = [word for word in extra if not word.isdigit()]
+    checks = [f"tests/lessons/test_lesson{int(n):02d}.py" for n in lessons] or ["tests/lessons"]
+    paths = [*checks, *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").glob("test_*.py"))]
     code = run([str(PYTHON), "-m", "pytest", "-n", "2", "-q", "-m", "not kernels", *paths, *extra])
     say(f"quick loop finished in {time.monotonic() - started:.0f} s")
     return code
