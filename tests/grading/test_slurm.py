@@ -91,7 +91,7 @@ def states(jobs: list[dict[str, str]]) -> dict[str, tuple[str, str]]:
 
 
 def masked_log(path: Path) -> str:
-    return re.sub(r"\d+(\.\d+)? (s|MB)\b", "# \\2", path.read_text(encoding="utf-8"))
+    return re.sub(r"\d+(\.\d+)? (s|MB|processes)\b", "# \\2", path.read_text(encoding="utf-8"))  # measurements
 
 
 def masked_feedback(path: Path) -> str:

@@ -144,7 +144,11 @@ def _port_model(ported: object):
     return model, dense
 
 
-TRAINED_ACCURACY = 0.6  # of the held-out test digits; untrained about 0.10, 5 epochs of batch 32 about 0.75
+# Of the held-out test digits. Measured over 52 seeds, the old code's 5 epochs of batch 32 give
+# 0.63-0.82 (mean 0.75; once 0.59 in CI), 2 epochs 0.38-0.54, 1 epoch 0.28-0.44, untrained about
+# 0.10. 0.6 rejected a correct port now and then; 0.5 never does (over 5 standard deviations below
+# the mean), at the price of passing a model trained for 2 epochs instead of 5 now and then.
+TRAINED_ACCURACY = 0.5
 OLD_LEARNING_RATE = 0.005
 
 
