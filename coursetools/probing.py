@@ -241,3 +241,53 @@ def unnested(model: Any) -> Any:
             return keras.Model(structure, outputs, name=model.name)
     except Exception:  # a graph that cannot be replayed (a layer of the learner's own that refuses): judge it as it is
         return model
+
+
+def is_plain_function(value: object) -> bool:
+    """A plain callable (a function, a method, a partial), not a class, layer or model.
+
+    Exercises that ask for a block-building *function* (4.1, 10.1) hand it to
+    :func:`models_of_block`; a class or a layer there is a different answer, which the
+    check names.
+    """
+    import inspect
+
+    import keras
+
+    if inspect.isclass(value) or isinstance(value, keras.layers.Layer):
+        return False
+    return callable(value)
+
+
+def models_of_block(cases: Any) -> dict[str, Any]:
+    """``{name: keras.Model(x, build(x))}`` for ``(name, shape, label, build)`` cases, ``x`` an Input of ``shape``.
+
+    Run in the learner's kernel on their block-building function, so that the evidence is
+    one model per input width. A case where ``build`` raises, returns something that is
+    not a tensor, or gives a graph ``keras.Model`` refuses holds a one-line description
+    instead (``label`` names the call, e.g. ``residual_block(x, 8)``), so the check can
+    say which width broke the block.
+    """
+    import keras
+
+    from coursetools.expect import describe
+
+    results: dict[str, Any] = {}
+    for name, shape, label, build in cases:
+        call = f"{label} on an input of shape {(None, *shape)}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            inputs = keras.Input(shape=shape)
+            try:
+                outputs = build(inputs)
+            except Exception as error:  # the learner's function may fail in many ways
+                results[name] = f"{call} raised {first_line(error, limit=240)}"
+                continue
+            if not isinstance(outputs, keras.KerasTensor):
+                results[name] = f"{call} returned {describe(outputs)}, not the output tensor of the block"
+                continue
+            try:
+                results[name] = keras.Model(inputs, outputs)
+            except Exception as error:
+                results[name] = f"keras.Model(x, {label}) raised {first_line(error, limit=240)}"
+    return results

@@ -11,15 +11,13 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from typing import Any
 
 import numpy as np
 
-from coursetools.expect import describe
 from coursetools.placeholders import is_not_done
-from coursetools.probing import dense_layers, first_line
+from coursetools.probing import dense_layers, is_plain_function, models_of_block
 
 # Exercise 4.1: (name, shape of one input sample, filters). The names are the keys of
 # the evidence dict; the check knows the same cases and looks for every one of them.
@@ -39,15 +37,6 @@ BLOCK_CASES: tuple[tuple[str, tuple[int, int, int], int], ...] = (
 )
 
 
-def _is_function(value: object) -> bool:
-    """A plain callable: a function, a method, a partial. Not a class, layer or model."""
-    import keras
-
-    if inspect.isclass(value) or isinstance(value, keras.layers.Layer):
-        return False
-    return callable(value)
-
-
 def probe_residual_blocks(residual_block: Any) -> Any:
     """``{"8->8": model, "1->8": model, ...}``: ``keras.Model(x, residual_block(x, filters))`` per case.
 
@@ -56,29 +45,10 @@ def probe_residual_blocks(residual_block: Any) -> Any:
     can say which input width broke the block. A placeholder or anything that is not
     a function is returned unchanged (the check names it).
     """
-    if is_not_done(residual_block) or not _is_function(residual_block):
+    if is_not_done(residual_block) or not is_plain_function(residual_block):
         return residual_block
-    import keras
-
-    results: dict[str, Any] = {}
-    for name, shape, filters in BLOCK_CASES:
-        call = f"residual_block(x, {filters}) on an input of shape {(None, *shape)}"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            inputs = keras.Input(shape=shape)
-            try:
-                outputs = residual_block(inputs, filters)
-            except Exception as error:  # the learner's function may fail in many ways
-                results[name] = f"{call} raised {first_line(error, limit=240)}"
-                continue
-            if not isinstance(outputs, keras.KerasTensor):
-                results[name] = f"{call} returned {describe(outputs)}, not the output tensor of the block"
-                continue
-            try:
-                results[name] = keras.Model(inputs, outputs)
-            except Exception as error:
-                results[name] = f"keras.Model(x, {call.split(' on ')[0]}) raised {first_line(error, limit=240)}"
-    return results
+    return models_of_block((name, shape, f"residual_block(x, {filters})", lambda x, f=filters: residual_block(x, f))
+                           for name, shape, filters in BLOCK_CASES)
 
 
 def glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

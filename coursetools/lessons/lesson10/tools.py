@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from coursetools.expect import describe
 from coursetools.lessons.lesson10.given import ROUTER_BATCH, ROUTER_FEATURES, router_data
 from coursetools.placeholders import is_not_done
-from coursetools.probing import first_line
+from coursetools.probing import first_line, is_plain_function, models_of_block
 
 REPORT_KEY = "report"  # a report says what it is: {"report": "router" | "train_step", ...}
 
@@ -45,15 +44,6 @@ INCEPTION_CASES: tuple[tuple[str, tuple[int, int, int]], ...] = (
 REDUCE_ABOVE = 4  # the 3x3 branch is reduced to 4 channels only for inputs with more than 4
 
 
-def _is_plain_function(value: object) -> bool:
-    """A function, method or partial: not a class, layer or model."""
-    import keras
-
-    if inspect.isclass(value) or isinstance(value, keras.layers.Layer):
-        return False
-    return callable(value)
-
-
 def probe_inception_blocks(inception_block: Any) -> Any:
     """``{"1 channel": model, ...}``: ``keras.Model(x, inception_block(x))`` for every case.
 
@@ -61,29 +51,9 @@ def probe_inception_blocks(inception_block: Any) -> Any:
     a one-line description instead of a model, so the check can say which width broke
     the block. A placeholder or anything that is not a function is returned unchanged.
     """
-    if is_not_done(inception_block) or not _is_plain_function(inception_block):
+    if is_not_done(inception_block) or not is_plain_function(inception_block):
         return inception_block
-    import keras
-
-    results: dict[str, Any] = {}
-    for name, shape in INCEPTION_CASES:
-        call = f"inception_block(x) on an input of shape {(None, *shape)}"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            inputs = keras.Input(shape=shape)
-            try:
-                outputs = inception_block(inputs)
-            except Exception as error:  # the learner's function may fail in many ways
-                results[name] = f"{call} raised {first_line(error, limit=240)}"
-                continue
-            if not isinstance(outputs, keras.KerasTensor):
-                results[name] = f"{call} returned {describe(outputs)}, not the output tensor of the block"
-                continue
-            try:
-                results[name] = keras.Model(inputs, outputs)
-            except Exception as error:
-                results[name] = f"keras.Model(x, inception_block(x)) raised {first_line(error, limit=240)}"
-    return results
+    return models_of_block((name, shape, "inception_block(x)", inception_block) for name, shape in INCEPTION_CASES)
 
 
 # --- Weights the reporters put into a learner's model ------------------------------------------
@@ -240,18 +210,22 @@ def _make_router_steps(step):
     return steps
 
 
-def make_router_reporter():
-    """The reporter of exercise 10.3, with every function it uses bound now (before learner code runs)."""
+def _make_class_reporter(kind: str, steps: Any) -> Any:
+    """A reporter on a learner's ``keras.Model`` subclass: ``steps(cls, result)`` fill its report.
+
+    Everything it uses is bound now, when the factory runs, before learner code runs.
+    Not a class: returned unchanged, for the check to name. Not a ``keras.Model``
+    subclass: its bases are reported. A step that fails has written its error already.
+    """
     import keras
 
     model_class, isclass, issubclass_ = keras.Model, inspect.isclass, issubclass
     key, step_failed = REPORT_KEY, _ReportStepFailed
-    steps = _make_router_steps(_make_report_step())
 
     def report(cls: Any) -> Any:
         if not isclass(cls):
             return cls
-        result: dict[str, Any] = {key: "router", "class_name": cls.__name__}
+        result: dict[str, Any] = {key: kind, "class_name": cls.__name__}
         if not issubclass_(cls, model_class):
             result["wrong_base"] = ", ".join(base.__name__ for base in cls.__mro__[1:-1]) or "object"
             return result
@@ -262,6 +236,11 @@ def make_router_reporter():
         return result
 
     return report
+
+
+def make_router_reporter():
+    """The reporter of exercise 10.3, with every function it uses bound now (before learner code runs)."""
+    return _make_class_reporter("router", _make_router_steps(_make_report_step()))
 
 
 # --- Exercise 10.4: a train_step that trains and reports the gradient norm --------------------
@@ -340,25 +319,11 @@ def _make_gradnorm_steps(step):
 
 def make_step_reporter():
     """The reporter of exercise 10.4, with every function it uses bound now (before learner code runs)."""
-    import keras
+    gradnorm_steps = _make_gradnorm_steps(_make_report_step())
 
-    model_class, isclass, issubclass_ = keras.Model, inspect.isclass, issubclass
-    key, step_failed = REPORT_KEY, _ReportStepFailed
-    steps = _make_gradnorm_steps(_make_report_step())
-
-    def report(cls: Any) -> Any:
-        if not isclass(cls):
-            return cls
-        result: dict[str, Any] = {key: "train_step", "class_name": cls.__name__}
-        if not issubclass_(cls, model_class):
-            result["wrong_base"] = ", ".join(base.__name__ for base in cls.__mro__[1:-1]) or "object"
-            return result
+    def steps(cls: Any, result: dict[str, Any]) -> None:
         result["overrides_train_step"] = "train_step" in vars(cls) or any(
             "train_step" in vars(base) for base in cls.__mro__[1:] if not base.__module__.startswith("keras"))
-        try:
-            steps(cls, result)
-        except step_failed:
-            pass
-        return result
+        gradnorm_steps(cls, result)
 
-    return report
+    return _make_class_reporter("train_step", steps)
